@@ -1,0 +1,22 @@
+# alpscan: toy reproduction of the Belle ALP search in B -> K(*) a, a -> gamma gamma
+# (arXiv:2507.01249).  This file only loads the configuration, validates it and
+# includes one rule file per stage; see README.md.
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generation.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

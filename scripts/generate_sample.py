@@ -1,0 +1,13 @@
+"""Rule script of ``generate_sample``: one (mode, sample) of the toy simulation."""
+
+from alpscan.generation.run import generate_sample, write_parquet
+from alpscan.logs import setup_script_logging
+
+log = setup_script_logging(snakemake.log[0])  # noqa: F821 (injected by Snakemake)
+mode, sample = snakemake.wildcards.mode, snakemake.wildcards.sample  # noqa: F821
+candidates, pairs, meta = generate_sample(mode, sample, snakemake.params.cfg, snakemake.params.seed)  # noqa: F821
+for comp in meta["components"]:
+    log.info("component %s: generated %d, selected %d", comp["kind"], comp["n_generated"], comp["n_selected"])
+write_parquet(candidates, snakemake.output.candidates, meta)  # noqa: F821
+write_parquet(pairs, snakemake.output.pairs, meta)  # noqa: F821
+log.info("wrote %d candidates and %d photon pairs", len(candidates), len(pairs))

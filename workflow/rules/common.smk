@@ -1,0 +1,74 @@
+# Helpers shared by all rule files: config validation, targets, config slices and
+# code hashes.  Rules pass scripts only the config slice they use (params), so a
+# config change reruns exactly the rules that depend on it.
+import hashlib
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from alpscan.configuration import check_config
+from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
+
+
+validate(config, schema="../../config/schema.yaml", set_default=True)
+check_config(config)
+
+MODES = list(config["modes"])
+ALL_SAMPLES = sorted({s for m in ("Kp", "K0S", "Kst0", "Kstp") for s in sample_names(m)})
+
+
+wildcard_constraints:
+    mode="|".join(MODES),
+    sample="|".join(ALL_SAMPLES),
+
+
+def code_hash(*packages):
+    """Content hash of the library sub-packages a rule uses (a code change reruns it)."""
+    digest = hashlib.sha256()
+    src = Path(workflow.basedir) / "src" / "alpscan"
+    for package in packages:
+        for path in sorted((src / package).rglob("*.py")):
+            digest.update(path.relative_to(src).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def generation_samples(mode):
+    return sample_names(mode)
+
+
+def generation_config(wildcards):
+    """Config slice of one generation job: signal samples do not depend on the
+    luminosity, cross sections or background model, so changing those does not
+    regenerate them."""
+    gen = config["generation"]
+    common = {
+        "beam": config["beam"],
+        "detector": config["detector"],
+        "preselection": config["preselection"],
+    }
+    if wildcards.sample in SIGNAL_SAMPLES:
+        slim = {
+            "chunk_size": gen["chunk_size"],
+            "signal": gen["signal"],
+            "sim_tune": gen["sim_tune"],
+            "model": gen["model"],
+        }
+        return common | {"generation": slim}
+    return common | {
+        "generation": gen,
+        "luminosity": config["luminosity"],
+        "physics": config["physics"],
+    }
+
+
+def generation_outputs():
+    return [
+        f"results/generation/{mode}/{sample}.parquet"
+        for mode in MODES
+        for sample in generation_samples(mode)
+    ]
+
+
+def get_final_output():
+    return generation_outputs() + ["results/generation/fidelity.json"]
