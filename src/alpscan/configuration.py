@@ -15,6 +15,32 @@ def _fail(key: str, why: str):
     raise ConfigError(f"config key '{key}': {why}")
 
 
+def validate_config(config: dict, schema: dict) -> None:
+    """Validate ``config`` against the JSON ``schema``; raise :class:`ConfigError`
+    listing every problem as ``config key 'a.b.c': message`` (no schema dump)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            for key in extra:
+                problems.append(f"config key '{'.'.join(filter(None, [path, key]))}': unknown key")
+            continue
+        if err.validator == "required":
+            missing = err.message.split("'")[1]
+            problems.append(f"config key '{'.'.join(filter(None, [path, missing]))}': missing")
+            continue
+        msg = err.message
+        if err.validator == "type" and isinstance(err.instance, str):
+            msg += " (YAML reads numbers like 1e-3 without a decimal point as strings: write 1.0e-3)"
+        problems.append(f"config key '{path or '<top level>'}': {msg}")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` for inconsistent configuration values."""
     modes = config["modes"]
@@ -48,3 +74,88 @@ def check_config(config: dict) -> None:
     fid = config["fidelity"]
     if len(fid["masses_gev"]) != len(fid["paper_sigma_r_mev"]):
         _fail("fidelity.paper_sigma_r_mev", "needs one value per entry of fidelity.masses_gev")
+
+
+def _resolve(node: dict, schema: dict) -> dict:
+    """Follow a local ``$ref`` (``#/definitions/...``), keeping local descriptions."""
+    if "$ref" in node:
+        target = schema
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def schema_rows(schema: dict, node: dict | None = None, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Flatten the config schema into (key, type, range/default, description) rows."""
+    node = _resolve(schema if node is None else node, schema)
+    rows = []
+    for key, sub in node.get("properties", {}).items():
+        sub = _resolve(sub, schema)
+        path = f"{prefix}{key}"
+        typ = sub.get("type", "")
+        if typ == "array" and "items" in sub:
+            item = _resolve(sub["items"], schema)
+            typ = f"array of {item.get('type', '')}"
+            if "enum" in item:
+                typ += f" ({', '.join(map(str, item['enum']))})"
+        limits = []
+        for name, sym in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+            if name in sub:
+                limits.append(f"{sym} {sub[name]}")
+        if "default" in sub:
+            limits.append(f"default {sub['default']}")
+        rows.append((path, typ, "; ".join(limits), sub.get("description", "")))
+        if sub.get("type") == "object":
+            rows.extend(schema_rows(schema, sub, prefix=f"{path}."))
+    return rows
+
+
+def schema_markdown(schema: dict) -> str:
+    """The key reference of ``config/README.md``, generated from the schema."""
+    lines = ["| key | type | range / default | description |", "| --- | --- | --- | --- |"]
+    for key, typ, lim, desc in schema_rows(schema):
+        lines.append(f"| `{key}` | {typ} | {lim} | {desc} |")
+    return "\n".join(lines) + "\n"
+
+
+CONFIG_README_HEADER = """# Configuration
+
+`config.yaml` is the default run (the paper's luminosities); `test.yaml` is a small run
+for tests and CI, merged on top of it (`snakemake --configfile config/test.yaml`).
+`schema.yaml` (JSON Schema) validates every run before any job starts: wrong types,
+out-of-range values, unknown keys and strings where numbers are expected (YAML reads
+`1e-3` without a dot as a string) stop the run with a message naming the key.
+Relations between keys are checked by `alpscan.configuration.check_config`.
+
+Tags in the descriptions: [P] from the paper, [W] world average or detector fact,
+[T] toy choice (the paper's value is not available).
+
+Change one value on the command line, e.g. a Belle II-like projection:
+
+```bash
+snakemake --cores 2 --config 'luminosity={"on_resonance_fb": 50000, "off_resonance_fb": 5000}'
+```
+
+Only the jobs that use the changed keys rerun (rules get their configuration slice
+through `params:`).
+
+## Keys
+
+The table is generated from `schema.yaml` (a test keeps them in sync):
+
+"""
+
+
+def config_readme(schema: dict) -> str:
+    """Full text of ``config/README.md`` (regenerate with
+    ``python -m alpscan.configuration config/schema.yaml > config/README.md``)."""
+    return CONFIG_README_HEADER + schema_markdown(schema)
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation helper
+    import sys
+
+    import yaml
+
+    print(config_readme(yaml.safe_load(open(sys.argv[1]))), end="")

@@ -6,10 +6,14 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from alpscan.configuration import check_config
+import yaml
+
+from alpscan.configuration import check_config, validate_config
 from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
 
 
+# concise errors naming the key first, then Snakemake's validation (fills defaults)
+validate_config(config, yaml.safe_load(open(workflow.source_path("../../config/schema.yaml"))))
 validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
 

@@ -153,12 +153,17 @@ def sample_argus_mbc(rng, n, e_beam, lo, chi):
 
 
 def sample_linear(rng, n, lo, hi, slope):
-    """Samples of a density ∝ 1 + slope·(x − mid)/(hi − lo) on [lo, hi] (|slope| ≤ 2)."""
+    """Samples of a density ∝ max(1 + slope·x, 0) on [lo, hi] (x in GeV).
+
+    The density is defined in absolute x, so a narrower range is exactly the
+    restriction of a wider one (the property the restricted-box generation needs).
+    """
+    f_max = max(1 + slope * lo, 1 + slope * hi)
     out = np.empty(0)
     while out.size < n:
         x = rng.uniform(lo, hi, 2 * n)
-        f = 1 + slope * (x - 0.5 * (lo + hi)) / (hi - lo)
-        out = np.concatenate([out, x[rng.uniform(0, 2.0, x.size) < f]])
+        f = np.clip(1 + slope * x, 0, None)
+        out = np.concatenate([out, x[rng.uniform(0, f_max, x.size) < f]])
     return out[:n]
 
 

@@ -1,0 +1,104 @@
+"""Configuration: schema, documentation and bad-input handling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from alpscan.configuration import ConfigError, check_config, config_readme, schema_rows
+
+from .conftest import ROOT, deep_update
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+
+
+def test_default_and_test_configs_validate(schema, default_config, test_config):
+    jsonschema.validate(default_config, schema)
+    jsonschema.validate(test_config, schema)
+    check_config(default_config)
+    check_config(test_config)
+
+
+def test_every_key_has_type_description_and_default(schema):
+    rows = schema_rows(schema)
+    assert len(rows) > 100
+    has_default = {key for key, _, limits, _ in rows if "default" in limits}
+    for key, typ, limits, desc in rows:
+        assert typ, key
+        assert desc, key
+        # a default on the key itself or on the object that contains it
+        parents = [key.rsplit(".", k)[0] for k in range(key.count(".") + 1)]
+        assert any(p in has_default for p in parents), key
+
+
+def test_schema_defaults_equal_default_config(schema, default_config):
+    def walk(node, cfg, path=""):
+        for key, sub in node.get("properties", {}).items():
+            assert sub["default"] == cfg[key], f"{path}{key}"
+            if sub.get("type") == "object":
+                walk(sub, cfg[key], f"{path}{key}.")
+
+    walk(schema, default_config)
+
+
+def test_config_readme_is_generated_from_schema(schema):
+    readme = (ROOT / "config" / "README.md").read_text()
+    assert readme == config_readme(schema)
+
+
+def test_check_config_names_the_key(default_config):
+    bad = deep_update(default_config, {"preselection": {"de_min": 0.05, "de_max": 0.01}})
+    with pytest.raises(ConfigError, match="preselection.de_min"):
+        check_config(bad)
+
+
+# Each bad config must stop Snakemake before any job runs, naming the key.
+BAD_CONFIGS = {
+    "wrong_type": ("luminosity:\n  on_resonance_fb: lots\n", "luminosity.on_resonance_fb"),
+    "negative_luminosity": ("luminosity:\n  on_resonance_fb: -711.0\n", "luminosity.on_resonance_fb"),
+    "unknown_mode": ("modes: [Kp, Kpi]\n", "modes.1"),
+    "float_read_as_string": ("physics:\n  xsgamma_bf: 3e-4\n", "physics.xsgamma_bf"),
+    "unknown_top_level_key": ("lumi: 711\n", "lumi"),
+    "unknown_nested_key": ("generation:\n  signal:\n    n_per_mas: 10\n", "generation.signal.n_per_mas"),
+    "out_of_range_fraction": ("physics:\n  f_charged: 1.5\n", "physics.f_charged"),
+    "seed_not_integer": ("seed: 1.5\n", "seed"),
+    "grid_too_small": ("generation:\n  signal:\n    mass_grid: {n_k: 1}\n", "generation.signal.mass_grid.n_k"),
+    "duplicate_mode": ("modes: [Kp, Kp]\n", "modes"),
+    "inverted_window": ("detector:\n  kstar_mass_window_gev: [1.0, 0.8]\n", "detector.kstar_mass_window_gev"),
+    "box_outside_generation": ("preselection:\n  mbc_min: 5.20\n", "preselection.mbc_min"),
+    "negative_seed": ("seed: -3\n", "seed"),
+    "missing_key": (None, "luminosity"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config_stops_before_any_job(name, tmp_path, default_config):
+    text, key = BAD_CONFIGS[name]
+    cfgfile = tmp_path / "bad.yaml"
+    if text is None:  # a complete config file with one required section removed
+        cfg = dict(default_config)
+        del cfg["luminosity"]
+        cfgfile.write_text(yaml.safe_dump(cfg))
+        args = ["--configfiles", str(cfgfile)]  # replaces the default config file
+    else:  # the default config with one bad value on top
+        cfgfile.write_text(text)
+        args = ["--configfiles", str(ROOT / "config" / "config.yaml"), str(cfgfile)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(tmp_path),
+         "--snakefile", str(ROOT / "Snakefile"), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert f"config key '{key}" in out or f"config key '{key.split('.')[0]}" in out, out
+    assert "Failed validating" not in out, out  # our concise message comes first
+    assert "Job stats" not in out and "rule generate_sample" not in out, out
+    assert not (tmp_path / "results").exists()
