@@ -13,10 +13,17 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    mode="|".join(MODES),
+    sample="|".join(ALL_SAMPLES),
+
+
 include: "workflow/rules/generation.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_output(),
-    default_target: True

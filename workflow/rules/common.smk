@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: config validation, targets, config slices and
+# Helpers shared by every stage file: config validation, targets, config slices and
 # code hashes.  Rules pass scripts only the config slice they use (params), so a
 # config change reruns exactly the rules that depend on it.
 import hashlib
@@ -11,19 +11,17 @@ import yaml
 from alpscan.configuration import check_config, validate_config
 from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
 
-
 # concise errors naming the key first, then Snakemake's validation (fills defaults)
-validate_config(config, yaml.safe_load(open(workflow.source_path("../../config/schema.yaml"))))
+validate_config(
+    config, yaml.safe_load(open(workflow.source_path("../../config/schema.yaml")))
+)
 validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
 
 MODES = list(config["modes"])
-ALL_SAMPLES = sorted({s for m in ("Kp", "K0S", "Kst0", "Kstp") for s in sample_names(m)})
-
-
-wildcard_constraints:
-    mode="|".join(MODES),
-    sample="|".join(ALL_SAMPLES),
+ALL_SAMPLES = sorted(
+    {s for m in ("Kp", "K0S", "Kst0", "Kstp") for s in sample_names(m)}
+)
 
 
 def code_hash(*packages):
@@ -76,3 +74,13 @@ def generation_outputs():
 
 def get_final_output():
     return generation_outputs() + ["results/generation/fidelity.json"]
+
+
+def mem_mb_by_attempt(base_mb):
+    """Resource function: ``base_mb`` MB on the first attempt, scaled by the attempt
+    number on retries (profiles/slurm sets ``retries``)."""
+
+    def mem_mb(wildcards, attempt):
+        return base_mb * attempt
+
+    return mem_mb

@@ -5,20 +5,20 @@ rule generate_sample:
     output:
         candidates="results/generation/{mode}/{sample}.parquet",
         pairs="results/generation/{mode}/{sample}_pairs.parquet",
-    params:
-        cfg=generation_config,
-        seed=config["seed"],
-        code=code_hash("generation", "physics"),
     log:
         "logs/generation/{mode}/{sample}.log",
     benchmark:
         "results/benchmarks/generation/{mode}/{sample}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime="30m",
     conda:
         "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(3000),
+        runtime="30m",
+    params:
+        cfg=generation_config,
+        seed=config["seed"],
+        code=code_hash("generation", "physics"),
     message:
         "Generating and reconstructing {wildcards.sample} for mode {wildcards.mode}"
     script:
@@ -34,19 +34,19 @@ rule fidelity:
             caption="../report/fidelity.rst",
             category="1. Generation",
         ),
+    log:
+        "logs/generation/fidelity.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(2000),
+        runtime="10m",
     params:
         fidelity=config["fidelity"],
         subdecay=config["physics"]["subdecay"],
         modes=MODES,
         code=code_hash("fitting", "generation"),
-    log:
-        "logs/generation/fidelity.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime="10m",
-    conda:
-        "../../envs/alpscan.yaml"
     message:
         "Fidelity report: signal resolution and preselection efficiency"
     script:

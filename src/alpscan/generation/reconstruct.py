@@ -136,6 +136,12 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     if mode in ("Kst0", "Kstp"):
         lo, hi = detector["kstar_mass_window_gev"]
         ok &= (m_ksys > lo) & (m_ksys < hi)
+    # drop events without a K(*) candidate before the (costlier) photon simulation
+    kept = np.nonzero(ok)[0]
+    ev = ev.select(ok)
+    k_meas, k_cov, k_sys_lab, k_sys_cov, m_ksys = (x[ok] for x in (k_meas, k_cov, k_sys_lab, k_sys_cov, m_ksys))
+    n = ev.n
+    ok = np.ones(n, dtype=bool)
 
     # -------------------------------------------------------------------- photons
     p_all = np.concatenate([ev.a_p4, ev.g_p4], axis=1)
@@ -195,7 +201,7 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
         return {}, {}
 
     out = {
-        "event_index": sel_ev,
+        "event_index": kept[sel_ev],
         "n_cand": n_cand[sel_ev],
         "mbc": mbc[sel_ev, combo[best]],
         "delta_e": de[sel_ev, combo[best]],
@@ -241,7 +247,9 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     shapes = event_shape.event_shape_table(
         sig_p3, sig_mask, sig_charge, roe_p3, roe_mask, roe_charge, 2.0 * e_beam, e_beam, out["delta_e"]
     )
-    out.update(shapes)
+    # shapes undefined for an empty rest of event (NaN in event_shape) are set to 0,
+    # so every downstream consumer sees finite values
+    out.update({k: np.nan_to_num(np.asarray(v, dtype=float), nan=0.0) for k, v in shapes.items()})
 
     # ---------------------------------------------------------------- pair table
     pairs = _pair_table(sel_ev, c1, c2, ph, ph_cm, det_ph, parent, sibling)
