@@ -21,6 +21,9 @@ wildcard_constraints:
 
 
 include: "workflow/rules/generation.smk"
+include: "workflow/rules/mva.smk"
+include: "workflow/rules/calibration.smk"
+include: "workflow/rules/selection.smk"
 
 
 rule all:

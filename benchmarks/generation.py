@@ -28,6 +28,7 @@ import yaml
 from alpscan.generation.detector import cm_boost_vector
 from alpscan.generation.run import _truth_chunk
 from alpscan.generation.reconstruct import reconstruct
+from alpscan.generation.samples import sample_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,12 @@ def rate(cfg, comp, n_events, repeats=3):
 
 
 def full_stage(cores: int = 2) -> dict:
-    """Run the default generation stage and read Snakemake's benchmark files."""
-    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--forcerun", "generate_sample", "--quiet",
-           "rules", "results/generation/fidelity.json"]
+    """Run the default generation stage (every ``generate_sample`` job and the fidelity
+    report, forced) and read Snakemake's per-job benchmark files."""
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    targets = [f"results/generation/{m}/{s}.parquet" for m in cfg["modes"] for s in sample_names(m)]
+    targets.append("results/generation/fidelity.json")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--forcerun", "generate_sample", "--", *targets]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True)
     wall = time.perf_counter() - t0

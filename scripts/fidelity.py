@@ -3,7 +3,7 @@
 import json
 
 from alpscan.generation.fidelity import fidelity_report
-from alpscan.generation.run import read_metadata, read_parquet
+from alpscan.io import read_metadata, read_parquet
 from alpscan.logs import setup_script_logging
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821

@@ -1,6 +1,7 @@
 """Rule script of ``generate_sample``: one (mode, sample) of the toy simulation."""
 
-from alpscan.generation.run import generate_sample, write_parquet
+from alpscan.generation.run import generate_sample
+from alpscan.io import write_parquet
 from alpscan.logs import setup_script_logging
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821 (injected by Snakemake)

@@ -19,9 +19,8 @@ validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
 
 MODES = list(config["modes"])
-ALL_SAMPLES = sorted(
-    {s for m in ("Kp", "K0S", "Kst0", "Kstp") for s in sample_names(m)}
-)
+ALL_SAMPLES = sample_names("Kp")  # the same list for every mode
+SELECTED_SAMPLES = [s for s in ALL_SAMPLES if s != "signal_uniform"]
 
 
 def code_hash(*packages):
@@ -33,10 +32,6 @@ def code_hash(*packages):
             digest.update(path.relative_to(src).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def generation_samples(mode):
-    return sample_names(mode)
 
 
 def generation_config(wildcards):
@@ -68,12 +63,17 @@ def generation_outputs():
     return [
         f"results/generation/{mode}/{sample}.parquet"
         for mode in MODES
-        for sample in generation_samples(mode)
+        for sample in ALL_SAMPLES
     ]
 
 
 def get_final_output():
-    return generation_outputs() + ["results/generation/fidelity.json"]
+    return (
+        generation_outputs()
+        + ["results/generation/fidelity.json"]
+        + mva_outputs()
+        + selection_outputs()
+    )
 
 
 def mem_mb_by_attempt(base_mb):
@@ -84,3 +84,59 @@ def mem_mb_by_attempt(base_mb):
         return base_mb * attempt
 
     return mem_mb
+
+
+VETO_MODEL_FILES = [
+    f"{h}_{t}.json"
+    for h in ("pi0", "eta")
+    for t in ("same_vs_sig", "diff_vs_sig", "same_vs_diff")
+] + ["veto.json"]
+BACKGROUND_SIM = [f"continuum_{q}" for q in ("uu", "dd", "ss", "cc")] + [
+    "bb_charged",
+    "bb_neutral",
+]
+
+
+def background_inputs(wildcards):
+    return expand(
+        "results/generation/{mode}/{sample}.parquet",
+        mode=wildcards.mode,
+        sample=BACKGROUND_SIM,
+    )
+
+
+def background_pair_inputs(wildcards):
+    return expand(
+        "results/generation/{mode}/{sample}_pairs.parquet",
+        mode=wildcards.mode,
+        sample=BACKGROUND_SIM,
+    )
+
+
+def scored_background(wildcards):
+    """Scored simulated on-resonance backgrounds of the job's mode."""
+    return expand(
+        "results/mva/{mode}/{sample}.parquet",
+        mode=wildcards.mode,
+        sample=BACKGROUND_SIM,
+    )
+
+
+def mva_outputs():
+    return [
+        f"results/mva/{mode}/{sample}.parquet"
+        for mode in MODES
+        for sample in ALL_SAMPLES
+    ]
+
+
+def selection_outputs():
+    return [
+        f"results/selection/{mode}/{sample}.parquet"
+        for mode in MODES
+        for sample in SELECTED_SAMPLES
+    ] + [
+        "results/selection/cuts.json",
+        "results/selection/performance.json",
+        "results/calibration/closure.parquet",
+    ]

@@ -7,20 +7,18 @@ fully determined by (seed, mode, sample, configuration).
 
 from __future__ import annotations
 
-import json
 import sys
 import zlib
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from alpscan.generation.detector import cm_boost_vector
 from alpscan.generation.generators import generate_b_to_k_h, generate_combinatorial, generate_xsgamma
 from alpscan.generation.reconstruct import reconstruct
 from alpscan.generation.samples import components, sample_seed
+from alpscan.io import read_metadata, read_parquet, write_parquet  # noqa: F401 (re-exported)
 from alpscan.physics.constants import mass_gev, width_gev
 
 PEAK_PARTICLE = {"pi0": "pi0", "eta": "eta", "etap": "etap", "etac": "etac"}
@@ -109,30 +107,3 @@ def generate_sample(mode: str, sample: str, cfg: dict, seed: int, progress: bool
     pairs = pd.concat(pair_frames, ignore_index=True) if pair_frames else pd.DataFrame()
     meta = {"mode": mode, "sample": sample, "seed": int(seed), "components": meta_comps}
     return cands, pairs, meta
-
-
-def write_parquet(frame: pd.DataFrame, path: str, meta: dict) -> None:
-    """Write ``frame`` with ``meta`` (JSON) in the parquet schema metadata ``alpscan``."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"alpscan": json.dumps(meta).encode()})
-    pq.write_table(table, path)
-
-
-def read_metadata(path: str) -> dict:
-    """The ``alpscan`` metadata written by :func:`write_parquet`."""
-    try:
-        schema = pq.read_schema(path)
-    except Exception as err:  # pyarrow raises several types for damaged files
-        raise ValueError(f"cannot read parquet file {path!r}: {err}") from err
-    raw = (schema.metadata or {}).get(b"alpscan")
-    if raw is None:
-        raise ValueError(f"parquet file {path!r} has no alpscan metadata")
-    return json.loads(raw)
-
-
-def read_parquet(path: str, columns=None) -> pd.DataFrame:
-    """Read a parquet file with a clear error naming the file when it is damaged."""
-    try:
-        return pd.read_parquet(path, columns=columns)
-    except Exception as err:
-        raise ValueError(f"cannot read parquet file {path!r} (truncated or not parquet?): {err}") from err

@@ -28,11 +28,12 @@ PEAKING = ("pi0", "eta", "etap", "etac")
 
 
 def sample_names(mode: str) -> list[str]:
-    """All samples generated for ``mode`` (η_c only for B⁺ → K⁺η_c)."""
+    """All samples generated for ``mode`` (the same list for every mode: B → K(*)η_c
+    is generated in all four modes with its own branching fraction)."""
     names = list(SIGNAL_SAMPLES)
     names += [f"continuum_{q}" for q in CONTINUUM_FLAVOURS]
     names += ["bb_charged", "bb_neutral"]
-    names += [f"peaking_{h}" for h in PEAKING if h != "etac" or mode == "Kp"]
+    names += [f"peaking_{h}" for h in PEAKING]
     names += ["xsgamma", "offres_sim", "offres_data", "data"]
     return names
 
@@ -169,7 +170,7 @@ def data_components(mode: str, sample: str, cfg: dict) -> list[dict]:
             out.append(dict(c, expected=c["n"] * c["weight"] * norm, tune="data"))
         return out
     names = [f"continuum_{q}" for q in CONTINUUM_FLAVOURS] + ["bb_charged", "bb_neutral"]
-    names += [f"peaking_{h}" for h in PEAKING if h != "etac" or mode == "Kp"] + ["xsgamma"]
+    names += [f"peaking_{h}" for h in PEAKING] + ["xsgamma"]
     for name in names:
         (c,) = components(mode, name, sim_like)
         k = norm if name.startswith("continuum") else 1.0
