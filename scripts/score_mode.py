@@ -16,7 +16,7 @@ cs2 = {"low": models["cs2_low"], "high": models["cs2_high"]}
 veto = load_veto(Path(inp.veto[0]).parent)
 xsg = load_model(inp.xsgamma[0])
 for sample, cpath, ppath, out in zip(par.samples, inp.candidates, inp.pairs, snakemake.output):  # noqa: F821
-    cands = add_roles(read_parquet(cpath), sample, par.mva["train_fraction"], par.seed)
-    scored = score(cands, read_parquet(ppath), cs1, cs2, veto, xsg, par.mva["boundary_gev"])
+    cands = add_roles(read_parquet(cpath), sample, par.train_fraction, par.seed)
+    scored = score(cands, read_parquet(ppath), cs1, cs2, veto, xsg, par.boundary)
     write_parquet(scored, out, read_metadata(cpath))
     log.info("%s: scored %d candidates", sample, len(scored))

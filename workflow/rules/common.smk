@@ -52,9 +52,12 @@ def generation_config(wildcards):
             "model": gen["model"],
         }
         return common | {"generation": slim}
+    luminosity = config["luminosity"]
+    if wildcards.sample.startswith("offres_"):
+        luminosity = {"off_resonance_fb": luminosity["off_resonance_fb"]}
     return common | {
         "generation": gen,
-        "luminosity": config["luminosity"],
+        "luminosity": luminosity,
         "physics": config["physics"],
     }
 
@@ -140,3 +143,8 @@ def selection_outputs():
         "results/selection/performance.json",
         "results/calibration/closure.parquet",
     ]
+
+
+def config_subset(section, *keys):
+    """The listed keys of one config section (a rule's params slice)."""
+    return {key: config[section][key] for key in keys}

@@ -22,7 +22,14 @@ rule train_continuum_suppression:
         mem_mb=mem_mb_by_attempt(3000),
         runtime="30m",
     params:
-        mva=config["mva"],
+        mva=config_subset(
+            "mva",
+            "bdt",
+            "train_fraction",
+            "max_train_events",
+            "boundary_gev",
+            "cs2_loose_cs1_cut",
+        ),
         seed=config["seed"],
         code=code_hash("mva"),
     message:
@@ -50,7 +57,8 @@ rule train_veto:
         mem_mb=mem_mb_by_attempt(3000),
         runtime="30m",
     params:
-        mva=config["mva"],
+        veto=config["mva"]["veto"],
+        train_fraction=config["mva"]["train_fraction"],
         seed=config["seed"],
         code=code_hash("mva"),
     message:
@@ -74,7 +82,9 @@ rule train_xsgamma:
         mem_mb=mem_mb_by_attempt(2000),
         runtime="20m",
     params:
-        mva=config["mva"],
+        bdt=config["mva"]["bdt"],
+        train_fraction=config["mva"]["train_fraction"],
+        max_train_events=config["mva"]["max_train_events"],
         seed=config["seed"],
         code=code_hash("mva"),
     message:
@@ -107,7 +117,8 @@ rule score_mode:
         mem_mb=mem_mb_by_attempt(4000),
         runtime="30m",
     params:
-        mva=config["mva"],
+        train_fraction=config["mva"]["train_fraction"],
+        boundary=config["mva"]["boundary_gev"],
         seed=config["seed"],
         samples=ALL_SAMPLES,
         code=code_hash("mva"),

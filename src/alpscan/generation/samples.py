@@ -91,7 +91,9 @@ def components(mode: str, sample: str, cfg: dict) -> list[dict]:
         return _signal_components(mode, sample, sig, sqrt_on)
     lumi, phys = cfg["luminosity"], cfg["physics"]
     sqrt_off = sqrt_on - beam["off_resonance_shift_gev"]
-    l_on, l_off = lumi["on_resonance_fb"], lumi["off_resonance_fb"]
+    # off-resonance samples receive only the off-resonance luminosity (their rule's
+    # config slice), so an on-resonance luminosity change does not regenerate them
+    l_on, l_off = lumi.get("on_resonance_fb"), lumi["off_resonance_fb"]
     scale = gen["sim_scale"]
     eps = gen["model"]["eps_box"]
 
