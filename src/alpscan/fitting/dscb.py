@@ -587,6 +587,18 @@ def _start_candidates(base: DSCBParams, m, w) -> list[DSCBParams]:
     ]
 
 
+def minuit_converged(mi) -> bool:
+    """True if Migrad converged, Hesse gave a covariance and all values and errors are
+    finite (shared acceptance test of every alpscan fit)."""
+    return bool(
+        mi.fmin.is_valid
+        and mi.covariance is not None
+        and not mi.fmin.hesse_failed
+        and np.all(np.isfinite(mi.values))
+        and np.all(np.isfinite(mi.errors))
+    )
+
+
 def fit_dscb(
     m,
     weights=None,
@@ -730,13 +742,7 @@ def fit_dscb(
         fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
         if best is None or fval < best[0]:
             best = (fval, mi)
-        ok = (
-            mi.fmin.is_valid
-            and mi.covariance is not None
-            and not mi.fmin.hesse_failed
-            and np.all(np.isfinite(mi.values))
-            and np.all(np.isfinite(mi.errors))
-        )
+        ok = minuit_converged(mi)
         if ok:
             accepted = mi
             break

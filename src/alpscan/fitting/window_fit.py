@@ -67,6 +67,7 @@ from alpscan.fitting.dscb import (
     dscb_pdf,
     dscb_sample,
     dscb_window_fraction,
+    minuit_converged,
 )
 
 __all__ = [
@@ -653,14 +654,7 @@ def fit_window(
         fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
         if best is None or fval < best[0]:
             best = (fval, mi)
-        ok = (
-            mi.fmin.is_valid
-            and mi.covariance is not None
-            and not mi.fmin.hesse_failed
-            and np.all(np.isfinite(mi.values))
-            and np.all(np.isfinite(mi.errors))
-            and positive_everywhere(mi.values)
-        )
+        ok = minuit_converged(mi) and positive_everywhere(mi.values)
         if ok:
             accepted = mi
             break
