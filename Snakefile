@@ -24,6 +24,7 @@ include: "workflow/rules/generation.smk"
 include: "workflow/rules/mva.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/selection.smk"
+include: "workflow/rules/signal_model.smk"
 
 
 rule all:

@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.workflow
 
 GENERATION = {"generate_sample", "fidelity"}
 MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "calibrate", "calibration_closure",
-              "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "all"}
+              "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
+              "signal_model_figures", "all"}
 
 
 def snakemake(workdir, *args, extra_config=None, check=True):
@@ -63,7 +66,11 @@ def test_test_config_produces_every_output(completed_run):
     assert set(cuts) == {"Kp", "K0S", "Kst0", "Kstp"}
     perf = json.loads((res / "selection" / "performance.json").read_text())
     assert perf["average"]["cs1"]["background_rejection"] > 0.5
-    for fig in ("bdt_scores", "bdt_roc", "signal_efficiency", "calibration_closure"):
+    model = pd.read_parquet(res / "signal_model" / "Kp.parquet")
+    assert model["fit_valid"].mean() > 0.8
+    assert np.all(np.diff(model["m_a"]) > 0)
+    for fig in ("bdt_scores", "bdt_roc", "signal_efficiency", "calibration_closure", "signal_model",
+                "longlived_efficiency"):
         assert (res / "figures" / f"{fig}.png").stat().st_size > 1000
         assert (res / "figures" / f"{fig}.pdf").stat().st_size > 1000
     assert (res / "calibration" / "closure.parquet").exists()
@@ -81,7 +88,13 @@ def test_bdt_hyperparameter_change_reruns_mva_onward_only(completed_run):
 
 def test_grid_step_change_reruns_selection_only(completed_run):
     jobs = scheduled_rules(completed_run, {"selection": {"grid_step": 0.1}})
-    assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "all"}
+    assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
+                         "signal_model_figures", "all"}
+
+
+def test_window_width_change_reruns_signal_model_only(completed_run):
+    jobs = scheduled_rules(completed_run, {"scan": {"window_width_factor": 8.0}})
+    assert set(jobs) == {"signal_model", "signal_model_figures", "all"}
 
 
 def test_luminosity_change_regenerates_backgrounds_not_signal(completed_run):

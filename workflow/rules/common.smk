@@ -76,6 +76,7 @@ def get_final_output():
         + ["results/generation/fidelity.json"]
         + mva_outputs()
         + selection_outputs()
+        + signal_model_outputs()
     )
 
 
@@ -148,3 +149,10 @@ def selection_outputs():
 def config_subset(section, *keys):
     """The listed keys of one config section (a rule's params slice)."""
     return {key: config[section][key] for key in keys}
+
+
+def signal_model_outputs():
+    return [f"results/signal_model/{mode}.parquet" for mode in MODES] + [
+        "results/figures/signal_model.png",
+        "results/figures/longlived_efficiency.png",
+    ]
