@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     mode="|".join(MODES),
     sample="|".join(ALL_SAMPLES),
+    chunk=r"\d+",
 
 
 include: "workflow/rules/generation.smk"
@@ -25,6 +26,7 @@ include: "workflow/rules/mva.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/signal_model.smk"
+include: "workflow/rules/scan.smk"
 
 
 rule all:

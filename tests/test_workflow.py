@@ -25,7 +25,8 @@ pytestmark = pytest.mark.workflow
 GENERATION = {"generate_sample", "fidelity"}
 MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "calibrate", "calibration_closure",
               "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
-              "signal_model_figures", "all"}
+              "signal_model_figures", "all"} | {"peaking_shapes", "scan_points", "scan_chunk", "merge_scan"}
+SCAN = {"scan_points", "scan_chunk", "merge_scan"}
 
 
 def snakemake(workdir, *args, extra_config=None, check=True):
@@ -74,6 +75,13 @@ def test_test_config_produces_every_output(completed_run):
         assert (res / "figures" / f"{fig}.png").stat().st_size > 1000
         assert (res / "figures" / f"{fig}.pdf").stat().st_size > 1000
     assert (res / "calibration" / "closure.parquet").exists()
+    significance = json.loads((res / "scan" / "significance.json").read_text())
+    for mode in ("Kp", "K0S", "Kst0", "Kstp"):
+        scan = pd.read_parquet(res / "scan" / f"{mode}_fit.parquet")
+        assert scan["m_a"].is_monotonic_increasing and scan["m_a"].iloc[0] == pytest.approx(0.160)
+        assert significance["modes"][mode]["n_points"] == len(scan)
+        assert significance["modes"][mode]["n_failed_fits"] == int((~scan["fit_ok"]).sum())
+        assert not ((scan["m_a"] > 0.497) & (scan["m_a"] < 0.578)).any()
 
 
 def test_untouched_config_schedules_nothing(completed_run):
@@ -89,12 +97,18 @@ def test_bdt_hyperparameter_change_reruns_mva_onward_only(completed_run):
 def test_grid_step_change_reruns_selection_only(completed_run):
     jobs = scheduled_rules(completed_run, {"selection": {"grid_step": 0.1}})
     assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
-                         "signal_model_figures", "all"}
+                         "signal_model_figures", "peaking_shapes", "all"} | SCAN
 
 
-def test_window_width_change_reruns_signal_model_only(completed_run):
+def test_fit_window_change_reruns_fits_but_no_generation_or_mva(completed_run):
     jobs = scheduled_rules(completed_run, {"scan": {"window_width_factor": 8.0}})
-    assert set(jobs) == {"signal_model", "signal_model_figures", "all"}
+    assert set(jobs) == {"signal_model", "signal_model_figures", "all"} | SCAN
+
+
+def test_chunk_count_change_reruns_scan_fits_only(completed_run):
+    jobs = scheduled_rules(completed_run, {"scan": {"n_chunks": 3}})
+    assert set(jobs) == {"scan_chunk", "merge_scan", "all"}
+    assert jobs["scan_chunk"] == 4 * 3
 
 
 def test_luminosity_change_regenerates_backgrounds_not_signal(completed_run):

@@ -77,6 +77,7 @@ def get_final_output():
         + mva_outputs()
         + selection_outputs()
         + signal_model_outputs()
+        + scan_outputs()
     )
 
 
@@ -155,4 +156,16 @@ def signal_model_outputs():
     return [f"results/signal_model/{mode}.parquet" for mode in MODES] + [
         "results/figures/signal_model.png",
         "results/figures/longlived_efficiency.png",
+    ]
+
+
+def scan_stop(wildcards):
+    """Upper end of the scan: 4.50 GeV for K modes, 4.20 GeV for K* modes [P]."""
+    key = "m_stop_k_gev" if wildcards.mode in ("Kp", "K0S") else "m_stop_kstar_gev"
+    return config["scan"][key]
+
+
+def scan_outputs():
+    return [f"results/scan/{mode}_fit.parquet" for mode in MODES] + [
+        "results/scan/significance.json"
     ]

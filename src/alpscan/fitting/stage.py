@@ -55,3 +55,42 @@ def longlived_tables(table: pd.DataFrame, selected: pd.DataFrame, meta: dict, su
         fits.append({"m_a": m_a, "c0_mm": par[0], "p": par[1], "q": par[2], "fit_ok": bool(fit_ok),
                      "n_points": int(ok.sum())})
     return points, pd.DataFrame(fits)
+
+
+def peaking_shapes(frames: dict, constraint_rel: dict, min_events: int = 30) -> dict:
+    """DSCB shape and expected yield of each selected peaking sample (π⁰, η, η′, η_c).
+
+    ``frames`` maps a name to its selected simulation; the expected data yield is
+    Σ ``weight_fit``.  Components whose shape fit fails or that have fewer than
+    ``min_events`` selected simulated events are reported with ``usable = False`` and
+    left out of the scan fits (never used silently).  ``constraint_rel`` gives the
+    relative Gaussian-constraint width of a component's yield (η_c: its world-average
+    branching-fraction uncertainty); others float freely.
+    """
+    from alpscan.fitting.dscb import fit_dscb
+
+    out = {}
+    for name, frame in frames.items():
+        m = frame["m_gg"].to_numpy()
+        entry = {"n_simulated": int(m.size), "expected": float(frame["weight_fit"].sum()), "usable": False}
+        if m.size >= min_events:
+            med = float(np.median(m))
+            width = 1.4826 * float(np.median(np.abs(m - med)))
+            fit = fit_dscb(m, lo=med - 10 * width, hi=med + 10 * width)
+            entry["shape"] = {k: float(v) for k, v in fit.values.items()}
+            entry["usable"] = bool(fit.valid)
+        rel = constraint_rel.get(name)
+        entry["constraint_sigma"] = None if rel is None else float(rel * entry["expected"])
+        out[name] = entry
+    return out
+
+
+def peaking_spec(shapes: dict) -> dict:
+    """The ``peaking_shapes`` argument of :func:`alpscan.fitting.scan.fit_point`."""
+    from alpscan.fitting.dscb import DSCBParams
+
+    return {
+        name: (DSCBParams(**e["shape"]), e["expected"], e["constraint_sigma"])
+        for name, e in shapes.items()
+        if e["usable"]
+    }

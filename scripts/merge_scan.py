@@ -1,0 +1,29 @@
+"""Rule script of ``merge_scan``: all chunks of a mode, and the global significance."""
+
+import json
+
+import pandas as pd
+
+from alpscan.io import read_parquet, write_parquet
+from alpscan.logs import setup_script_logging
+from alpscan.stats.look_elsewhere import scan_global_significance
+
+log = setup_script_logging(snakemake.log[0])  # noqa: F821
+par = snakemake.params  # noqa: F821
+curves, summary = [], {"modes": {}}
+for mode, out in zip(par.modes, snakemake.output.scans):  # noqa: F821
+    chunks = [p for p in snakemake.input.chunks if f"/{mode}/" in p]  # noqa: F821
+    table = pd.concat([read_parquet(p) for p in chunks], ignore_index=True).sort_values("m_a")
+    write_parquet(table.reset_index(drop=True), out, {"mode": mode})
+    ok = table[table["fit_ok"]]
+    curves.append(ok["significance"].to_numpy())
+    best = ok.loc[ok["significance"].idxmax()] if len(ok) else None
+    summary["modes"][mode] = {
+        "n_points": int(len(table)), "n_failed_fits": int((~table["fit_ok"]).sum()),
+        "max_local_significance": None if best is None else float(best["significance"]),
+        "m_a_at_max_gev": None if best is None else float(best["m_a"]),
+    }
+summary["global"] = scan_global_significance(curves, z_ref=par.z_ref)
+with open(snakemake.output.significance, "w") as f:  # noqa: F821
+    json.dump(summary, f, indent=2)
+log.info("%s", summary)
