@@ -122,7 +122,7 @@ rule selection_performance:
         background=BACKGROUND_SIM,
         boundary=config["mva"]["boundary_gev"],
         subdecay=config["physics"]["subdecay"],
-        code=code_hash("mva", "plotting"),
+        code=code_hash("mva", "plotting", "generation"),
     message:
         "Selection performance table and figures"
     script:

@@ -25,7 +25,7 @@ rule signal_model:
     params:
         subdecay=config["physics"]["subdecay"],
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting"),
+        code=code_hash("fitting", "generation"),
     message:
         "Signal model of mode {wildcards.mode}"
     script:
