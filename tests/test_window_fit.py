@@ -277,8 +277,9 @@ def test_impossible_configurations_flagged():
     x = sample_window(rng, 10.0, 500.0, POLY, SIG, (), LO, HI)
     bad_sig = DSCBParams(1.0, -0.01, 0.01, 1.0, 3.0, 1.0, 3.0)
     cases = [
-        fit_window(np.array([]), LO, HI, SIG),  # no events
-        fit_window(x + 10.0, LO, HI, SIG),  # all events outside the window
+        fit_window(
+            np.array([]), LO, HI, SIG, peaking=[("a", SIG)], constraints={"a": (5.0, 1.0)}
+        ),  # no events, but a constrained yield
         fit_window(x, HI, LO, SIG),  # inverted window
         fit_window(x, LO, np.nan, SIG),  # undefined window
         fit_window(x, LO, HI, bad_sig),  # shape outside its domain
@@ -295,6 +296,21 @@ def test_impossible_configurations_flagged():
         assert not fit.valid and not fit.fit_ok
         assert fit.message
         assert np.isnan(fit.n_sig)
+
+
+def test_empty_window_is_exact_and_valid():
+    # exp(-nu) is maximal at nu = 0: every yield 0, -ln L = 0, for the free and null fit.
+    rng = np.random.default_rng(16)
+    x = sample_window(rng, 10.0, 500.0, POLY, SIG, (), LO, HI)
+    for data in (np.array([]), x + 10.0):
+        for fixed in (False, True):
+            fit = fit_window(data, LO, HI, SIG, peaking=[("a", SIG)], fix_signal_zero=fixed)
+            assert fit.valid and fit.n_events == 0 and fit.nll == 0.0
+            assert fit.n_sig == 0.0 and fit.values["n_bkg"] == 0.0 and fit.values["n_a"] == 0.0
+            assert fit.at_positivity_boundary
+    free = fit_window(np.array([]), LO, HI, SIG)
+    null = fit_window(np.array([]), LO, HI, SIG, fix_signal_zero=True)
+    assert local_significance(free, null) == 0.0
 
 
 def test_degenerate_components_flagged():

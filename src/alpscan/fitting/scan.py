@@ -20,7 +20,7 @@ Masses are in GeV; yields are numbers of events.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ __all__ = [
     "scan_points",
     "prepare_data",
     "select_peaking",
+    "PointWindow",
+    "point_window",
     "fit_point",
     "fit_points",
     "chunk_points",
@@ -266,6 +268,71 @@ def _with_attempts(fit: WindowFit, n: int) -> WindowFit:
 # ---------------------------------------------------------------------------------------
 # One scan point
 # ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PointWindow:
+    """Fit window and fixed-shape components of one mass hypothesis.
+
+    Attributes
+    ----------
+    m_a : float
+        Mass hypothesis (GeV).
+    lo, hi : float
+        Window edges ``m_a ∓ W/2``, ``W = window_width_factor·(σ_L + σ_R)`` (GeV).
+    shape : DSCBParams
+        Signal DSCB shape at ``m_a`` (GeV).
+    components : tuple of PeakingComponent
+        Peaking components fitted in the window (:func:`select_peaking`).
+    constraints : tuple of YieldConstraint
+        Gaussian constraints on their in-window yields.
+    names : tuple of str
+        Names of the components.
+    window_fraction : float
+        Signal DSCB probability inside the window.
+    efficiency_total : float
+        Signal-model efficiency at ``m_a`` (selection × sub-decay fractions).
+    """
+
+    m_a: float
+    lo: float
+    hi: float
+    shape: DSCBParams
+    components: tuple[PeakingComponent, ...]
+    constraints: tuple[YieldConstraint, ...]
+    names: tuple[str, ...]
+    window_fraction: float
+    efficiency_total: float
+
+
+def point_window(
+    m_a: float,
+    model: SignalModel,
+    peaking_shapes: PeakingSpec | None = None,
+    window_width_factor: float = 9.0,
+    min_window_fraction: float = 1e-3,
+    min_expected: float = 0.5,
+) -> PointWindow:
+    """Window, signal shape and peaking components of the fit at ``m_a`` (GeV).
+
+    Shared by the scan fits (:func:`fit_point`), the toy study and the limits, so that
+    all of them fit exactly the same model.  See :func:`fit_point` for the parameters.
+    """
+    m_a = float(m_a)
+    p = model.params_at(m_a)
+    shape = DSCBParams(
+        **{k: p[k] for k in ("mu", "sigma_l", "sigma_r", "alpha_l", "n_l", "alpha_r", "n_r")}
+    )
+    half = 0.5 * float(window_width_factor) * (shape.sigma_l + shape.sigma_r)
+    lo, hi = m_a - half, m_a + half
+    try:
+        frac = dscb_window_fraction(shape, lo, hi)
+    except ValueError:
+        frac = float("nan")
+    comps, cons, names = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
+    return PointWindow(
+        m_a, lo, hi, shape, tuple(comps), tuple(cons), tuple(names), frac, float(p["efficiency"])
+    )
+
+
 def fit_point(
     m_data,
     w_data,
@@ -330,18 +397,13 @@ def fit_point(
         its errors are NaN unless the free fit itself is valid.
     """
     m_a = float(m_a)
-    p = model.params_at(m_a)
-    shape = DSCBParams(
-        **{k: p[k] for k in ("mu", "sigma_l", "sigma_r", "alpha_l", "n_l", "alpha_r", "n_r")}
+    win = point_window(
+        m_a, model, peaking_shapes, window_width_factor, min_window_fraction, min_expected
     )
-    half = 0.5 * float(window_width_factor) * (shape.sigma_l + shape.sigma_r)
-    lo, hi = m_a - half, m_a + half
+    shape, lo, hi, frac = win.shape, win.lo, win.hi, win.window_fraction
+    comps, cons, names = list(win.components), list(win.constraints), list(win.names)
+    p = {"efficiency": win.efficiency_total}
     x = _in_window(prepare_data(m_data, w_data), lo, hi)
-    try:
-        frac = dscb_window_fraction(shape, lo, hi)
-    except ValueError:
-        frac = float("nan")
-    comps, cons, names = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
     free, null = _free_and_null(x, lo, hi, shape, comps, cons, minos)
     ok = bool(free.valid and null.valid)
     sig = significance_from_nll(free.nll, null.nll, free.n_sig) if ok else float("nan")

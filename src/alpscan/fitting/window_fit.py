@@ -329,6 +329,40 @@ def _failed(msg, lo, hi, n_ev, fixed, dropped=(), n_att=0) -> WindowFit:
     )
 
 
+def _empty_window_fit(lo, hi, pk: list[PeakingComponent], fixed, dropped) -> WindowFit:
+    """Exact maximum-likelihood solution for a window without events (and no constraint).
+
+    The extended likelihood of an empty window is ``exp(-ν)``; its supremum over the
+    allowed region (total density ≥ 0, ν ≥ 0) is reached at ν = 0, i.e. every yield 0,
+    with ``-ln L = 0``.  The minimum sits on the boundary, so there is no parabolic
+    error (NaN) and the fit is flagged ``at_positivity_boundary``.  It is a valid,
+    exact result (the yields are pinned by the data), not a failed fit: the signal
+    yield is 0 and the local significance 0.
+    """
+    names = [SIGNAL, BACKGROUND, *POLY_NAMES, *(p.par_name for p in pk)]
+    values = {k: 0.0 for k in names}
+    errors = {k: float("nan") for k in names}
+    if fixed:
+        errors[SIGNAL] = 0.0
+    return WindowFit(
+        values=values,
+        errors=errors,
+        minos_errors={},
+        covariance=None,
+        parameters=tuple(names),
+        nll=0.0,
+        valid=True,
+        n_attempts=0,
+        n_events=0,
+        lo=float(lo),
+        hi=float(hi),
+        signal_fixed_zero=bool(fixed),
+        at_positivity_boundary=True,
+        dropped_components=tuple(dropped),
+        message="empty window: every yield 0 (exact)",
+    )
+
+
 def _bin_fractions_poly(edges_t: np.ndarray) -> np.ndarray:
     """Bin integrals of the three background basis densities g0, g1, g2 (rows).
 
@@ -486,8 +520,6 @@ def fit_window(
             return _failed(f"constraint on {c.name!r} has invalid mean/sigma", lo, hi, n_ev, fixed)
         if c.name not in names_seen:
             return _failed(f"constraint on unknown component {c.name!r}", lo, hi, n_ev, fixed)
-    if n_ev == 0:
-        return _failed("no events in window", lo, hi, 0, fixed)
 
     # Drop peaking components that do not reach into the window.
     pk: list[PeakingComponent] = []
@@ -502,6 +534,11 @@ def fit_window(
         return _failed(
             "signal shape has negligible probability in window", lo, hi, n_ev, fixed, dropped
         )
+
+    if n_ev == 0 and not cons:
+        return _empty_window_fit(lo, hi, pk, fixed, dropped)
+    if n_ev == 0:
+        return _failed("no events in window (and a yield constraint)", lo, hi, 0, fixed, dropped)
 
     # Fixed-shape densities at the data and on the positivity grid.
     def fixed_rows(x: np.ndarray) -> np.ndarray:
