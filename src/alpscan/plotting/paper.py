@@ -1,0 +1,699 @@
+"""Figures of the paper (spec §10): M_γγ stacks (Fig. 2), the mass scan (Fig. 3), the g_aW limit
+(Fig. 4) and its comparison with BaBar (Fig. 5), plus per-mode branching-fraction limits and the
+toy-MC bias.
+
+Every ``plot_*`` function is pure: it takes pandas DataFrames / numpy arrays (never file paths),
+builds one matplotlib Figure in the mplhep style of :mod:`alpscan.plotting.style` and returns it;
+the caller saves it with :func:`alpscan.plotting.style.save`.  Rows with NaN/inf in the plotted
+columns are skipped, and an empty input gives a valid figure that says so, never an exception.
+Masses are in GeV, couplings g_aW in GeV⁻¹.
+
+The BaBar comparison curve (PRL 128, 131802, arXiv:2111.01800; digitisation shipped with the
+``alpaca-alps`` 1.2.0 PyPI package, see ``resources/README.md``) is read and converted to g_aW by
+:func:`babar_gaw_curve`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from scipy.stats import chi2
+
+from alpscan.physics.alp import gaw_for_br
+from alpscan.physics.constants import mass_gev
+from alpscan.plotting.style import use_style
+
+__all__ = [
+    "MODE_ORDER",
+    "MODE_LABELS",
+    "group_sim",
+    "plot_mgg_stack",
+    "plot_scan",
+    "plot_gaw_limit",
+    "plot_gaw_comparison",
+    "babar_gaw_curve",
+    "plot_br_limits",
+    "plot_toy_bias",
+]
+
+#: Analysis modes in the order of the paper's figures.
+MODE_ORDER = ("Kp", "K0S", "Kst0", "Kstp")
+#: Decay labels of the modes.
+MODE_LABELS = {
+    "Kp": r"$B^+\to K^+a$",
+    "K0S": r"$B^0\to K^0_S\,a$",
+    "Kst0": r"$B^0\to K^{*0}a$",
+    "Kstp": r"$B^+\to K^{*+}a$",
+}
+#: Modes of a charged B (their peaking and X_sγ backgrounds are B⁺B⁻ events).
+CHARGED_MODES = ("Kp", "Kstp")
+#: Selection-stage simulation samples of the continuum (qq̄) group.
+CONTINUUM_SAMPLES = ("continuum_uu", "continuum_dd", "continuum_ss", "continuum_cc")
+#: Samples from one B decay (B → K(*) π⁰/η/η′/η_c and X_sγ), grouped by the mode's B charge.
+OTHER_B_SAMPLES = ("peaking_pi0", "peaking_eta", "peaking_etap", "peaking_etac", "xsgamma")
+#: Stack groups, bottom to top, with their labels and colours.
+GROUPS = {
+    "qqbar": (r"$q\bar{q}$", "#9ecae1"),
+    "BpBm": (r"$B^+B^-$", "#fdae6b"),
+    "B0B0bar": (r"$B^0\bar{B}^0$", "#a1d99b"),
+    "other_B": (r"other $B$ ($K^{(*)}h$, $X_s\gamma$)", "#bcbddc"),
+}
+#: Experiment-style label (bold) and its qualifier (italic): never "Belle".
+EXPERIMENT, EXPERIMENT_TEXT = "alpscan", "toy"
+#: Legend texts of the limit bands.
+BAND_LABELS = ("Observed", "Expected (median)", r"Expected $\pm1\sigma$", r"Expected $\pm2\sigma$")
+#: Columns of the g_aW limit table (spec §11), GeV⁻¹.
+GAW_COLUMNS = ("gaw_ul_obs", "gaw_ul_exp", "gaw_ul_exp_m2", "gaw_ul_exp_m1", "gaw_ul_exp_p1",
+               "gaw_ul_exp_p2")
+#: Columns of the BaBar CSV: m_a (GeV) and the 90 % CL limit on B(B⁺ → K⁺a)·B(a → γγ).
+BABAR_COLUMNS = ("m_a_GeV", "br_ul_90cl")
+M_A_LABEL = r"$m_a$ [GeV]"
+GAW_LABEL = r"$g_{aW}$ upper limit (90% CL) [GeV$^{-1}$]"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _label(ax, right: str | None = None, experiment: bool = True) -> None:
+    """Experiment label above the top-left corner (``alpscan`` *toy*) and ``right`` on the right."""
+    if experiment:
+        mplhep.label.exp_label(exp=EXPERIMENT, text=EXPERIMENT_TEXT, data=True, com=None, loc=0,
+                               ax=ax, rlabel=right)
+    elif right:
+        ax.text(1.0, 1.01, right, transform=ax.transAxes, ha="right", va="bottom")
+
+
+def _note(ax, text: str) -> None:
+    """Centred grey note in an axes (used for empty inputs)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="grey")
+
+
+def _is_empty(frame) -> bool:
+    """True for ``None`` or a frame without rows."""
+    return frame is None or len(frame) == 0
+
+
+def _require(frame: pd.DataFrame, columns, what: str) -> None:
+    """Raise ValueError naming the columns of ``columns`` missing from a non-empty ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; has {list(frame.columns)}")
+
+
+def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Column as float array (non-numeric entries become NaN)."""
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _fit_ok(frame: pd.DataFrame) -> np.ndarray:
+    """Boolean ``fit_ok`` column (all True when absent; missing entries count as failed)."""
+    if "fit_ok" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    return np.array([bool(v) if pd.notna(v) else False for v in frame["fit_ok"]], dtype=bool)
+
+
+def _ordered_modes(modes) -> list[str]:
+    """Modes in :data:`MODE_ORDER` first, then any others in their given order."""
+    modes = list(modes)
+    return [m for m in MODE_ORDER if m in modes] + [m for m in modes if m not in MODE_ORDER]
+
+
+def _shade_vetoes(ax, vetoes, label: bool = True) -> None:
+    """Grey bands over the veto windows ``vetoes`` = [(lo, hi), ...] in GeV."""
+    for i, (lo, hi) in enumerate(vetoes or ()):
+        ax.axvspan(lo, hi, color="grey", alpha=0.25, lw=0,
+                   label="veto" if label and i == 0 else None)
+
+
+def _break_at_vetoes(x: np.ndarray, ys: list[np.ndarray], vetoes) -> tuple[np.ndarray, list]:
+    """Sort by ``x`` and insert NaN between neighbours that a veto window separates.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Masses in GeV.
+    ys : list of numpy.ndarray
+        Curves sampled at ``x``.
+    vetoes : sequence of (float, float)
+        Veto windows (GeV).
+
+    Returns
+    -------
+    tuple
+        ``(x, ys)`` with NaN rows inserted so that lines and bands are not drawn across vetoes.
+    """
+    order = np.argsort(x, kind="stable")
+    x = x[order]
+    ys = [y[order] for y in ys]
+    if len(x) < 2 or not vetoes:
+        return x, ys
+    cut = np.zeros(len(x) - 1, dtype=bool)
+    for lo, hi in vetoes:
+        cut |= (x[1:] > lo) & (x[:-1] < hi) & ~((x[:-1] >= lo) & (x[1:] <= hi))
+    pos = np.flatnonzero(cut) + 1
+    return np.insert(x, pos, np.nan), [np.insert(y, pos, np.nan) for y in ys]
+
+
+def _break_at_gaps(x: np.ndarray, y: np.ndarray, factor: float = 5.0) -> tuple:
+    """Sort by ``x`` and insert NaN where the spacing exceeds ``factor`` × its median."""
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if len(x) < 3:
+        return x, y
+    dx = np.diff(x)
+    pos = np.flatnonzero(dx > factor * np.median(dx)) + 1
+    return np.insert(x, pos, np.nan), np.insert(y, pos, np.nan)
+
+
+def _log_y(ax, n_drawn: int, default=(1e-6, 1e-4)) -> None:
+    """Log y axis; with nothing positive drawn, a fixed ``default`` range (log of no data fails)."""
+    if n_drawn == 0:
+        ax.set_ylim(*default)
+    ax.set_yscale("log")
+
+
+def _pad_y(ax, top: float = 0.3, bottom: float = 0.08) -> None:
+    """Widen the y range by fractions ``top``/``bottom`` of it (room for legends and edge points).
+
+    On a log axis the fractions apply to log10 of the limits.
+    """
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log":
+        llo, lhi = np.log10(lo), np.log10(hi)
+        span = lhi - llo
+        ax.set_ylim(10 ** (llo - bottom * span), 10 ** (lhi + top * span))
+    else:
+        span = hi - lo
+        ax.set_ylim(lo - bottom * span, hi + top * span)
+
+
+def _legend(ax, **kwargs) -> None:
+    """Legend only where there are labelled artists (avoids matplotlib's warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+
+
+def _positive(y: np.ndarray) -> np.ma.MaskedArray:
+    """Mask NaN, inf and non-positive values (for log-scale lines and bands)."""
+    y = np.asarray(y, dtype=float)
+    return np.ma.masked_where(~np.isfinite(y) | (y <= 0), y)
+
+
+def _limit_bands(ax, frame: pd.DataFrame, prefix: str, vetoes, with_labels: bool = True) -> int:
+    """Observed line, expected dashed line and ±1σ (green) / ±2σ (yellow) bands on log y.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    frame : pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``{prefix}_obs``, ``{prefix}_exp``, ``{prefix}_exp_m2``,
+        ``_m1``, ``_p1``, ``_p2``.
+    prefix : str
+        ``"gaw_ul"`` or ``"br_ul"``.
+    vetoes : sequence of (float, float)
+        Veto windows in GeV (lines and bands are broken there).
+
+    Returns
+    -------
+    int
+        Number of points with a finite, positive observed or expected limit.
+    """
+    cols = [f"{prefix}_{s}" for s in ("obs", "exp", "exp_m2", "exp_m1", "exp_p1", "exp_p2")]
+    x = _num(frame, "m_a")
+    keep = np.isfinite(x)
+    x, ys = _break_at_vetoes(x[keep], [_num(frame, c)[keep] for c in cols], vetoes)
+    obs, exp, m2, m1, p1, p2 = (_positive(y) for y in ys)
+    lab = BAND_LABELS if with_labels else (None,) * 4
+    ax.fill_between(x, m2, p2, color="#ffdd00", lw=0, label=lab[3])
+    ax.fill_between(x, m1, p1, color="#00cc00", lw=0, label=lab[2])
+    ax.plot(x, exp, "k--", lw=1.2, label=lab[1])
+    ax.plot(x, obs, "k-", lw=1.5, label=lab[0])
+    return int(np.sum(~np.ma.getmaskarray(obs) | ~np.ma.getmaskarray(exp)))
+
+
+def _mode_grid(n: int, ncols: int, width: float, height: float):
+    """Figure and flat list of ``n`` axes on a grid with ``ncols`` columns (spare axes hidden)."""
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[max(n, 1):]:
+        ax.axis("off")
+    return fig, flat
+
+
+# --------------------------------------------------------------------------- Fig. 2
+
+
+def group_sim(sim: dict, mode: str, separate_other_b: bool = False) -> dict:
+    """Merge selection-stage samples into the stack groups of Fig. 2.
+
+    Parameters
+    ----------
+    sim : dict
+        ``{sample: (m_gg, weight)}`` with M_γγ in GeV and per-candidate weights; sample names as
+        in the selection stage (``continuum_uu/dd/ss/cc``, ``bb_charged``, ``bb_neutral``,
+        ``peaking_pi0/eta/etap/etac``, ``xsgamma``).
+    mode : {"Kp", "K0S", "Kst0", "Kstp"}
+        Decides whether peaking and X_sγ samples count as B⁺B⁻ (Kp, Kstp) or B⁰B̄⁰ (K0S, Kst0).
+    separate_other_b : bool
+        Keep peaking and X_sγ samples in their own ``"other_B"`` group instead.
+
+    Returns
+    -------
+    dict
+        ``{group: (m_gg, weight)}`` for the groups of :data:`GROUPS` (empty arrays where no
+        sample contributes), non-finite entries dropped.
+
+    Raises
+    ------
+    ValueError
+        For an unknown sample name or mismatched array lengths.
+    """
+    charged = "BpBm" if mode in CHARGED_MODES else "B0B0bar"
+    parts: dict = {g: ([], []) for g in GROUPS}
+    for name, (m, w) in sim.items():
+        if name in CONTINUUM_SAMPLES:
+            group = "qqbar"
+        elif name == "bb_charged":
+            group = "BpBm"
+        elif name == "bb_neutral":
+            group = "B0B0bar"
+        elif name in OTHER_B_SAMPLES:
+            group = "other_B" if separate_other_b else charged
+        else:
+            raise ValueError(f"unknown simulation sample {name!r}; known: "
+                             f"{list(CONTINUUM_SAMPLES) + ['bb_charged', 'bb_neutral']} "
+                             f"+ {list(OTHER_B_SAMPLES)}")
+        m = np.asarray(m, dtype=float).ravel()
+        w = np.asarray(w, dtype=float).ravel()
+        if m.shape != w.shape:
+            raise ValueError(f"sample {name!r}: {m.size} masses but {w.size} weights")
+        ok = np.isfinite(m) & np.isfinite(w)
+        parts[group][0].append(m[ok])
+        parts[group][1].append(w[ok])
+    out = {}
+    for group, (ms, ws) in parts.items():
+        if group == "other_B" and not separate_other_b:
+            continue
+        out[group] = (np.concatenate(ms) if ms else np.empty(0),
+                      np.concatenate(ws) if ws else np.empty(0))
+    return out
+
+
+def _poisson_interval(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Garwood 68.27 % central interval (lower, upper) for Poisson counts ``n``."""
+    n = np.asarray(n, dtype=float)
+    alpha = 1.0 - 0.682689492
+    with np.errstate(invalid="ignore"):
+        lo = np.where(n > 0, chi2.ppf(alpha / 2, 2 * n) / 2, 0.0)
+    hi = chi2.ppf(1 - alpha / 2, 2 * (n + 1)) / 2
+    return lo, hi
+
+
+def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5)), n_bins=(90, 70),
+                   *, separate_other_b: bool = False):
+    """Fig. 2: M_γγ of the selected candidates, pseudo-data over the stacked simulation.
+
+    Parameters
+    ----------
+    data_m : array_like or None
+        M_γγ (GeV) of the pseudo-data candidates (unweighted); drawn as points with Garwood
+        (Poisson 68 %) error bars.  ``None`` draws the simulation only.
+    sim : dict
+        ``{sample: (m_gg [GeV], weight)}``, see :func:`group_sim`.
+    mode : {"Kp", "K0S", "Kst0", "Kstp"}
+    ranges : sequence of (float, float)
+        M_γγ ranges (GeV) of the panels, one panel each.
+    n_bins : int or sequence of int
+        Bins per panel (one value for all panels or one per panel).
+    separate_other_b : bool
+        Stack peaking and X_sγ samples separately instead of inside B⁺B⁻/B⁰B̄⁰.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    ranges = list(ranges)
+    bins = [int(n_bins)] * len(ranges) if np.ndim(n_bins) == 0 else [int(b) for b in n_bins]
+    if len(bins) != len(ranges):
+        raise ValueError(f"n_bins has {len(bins)} entries for {len(ranges)} ranges")
+    groups = group_sim(sim or {}, mode, separate_other_b)
+    data = None if data_m is None else np.asarray(data_m, dtype=float).ravel()
+    if data is not None:
+        data = data[np.isfinite(data)]
+    fig, axes = plt.subplots(1, len(ranges), figsize=(7.5 * len(ranges), 6), squeeze=False)
+    for i, (ax, (lo, hi), nb) in enumerate(zip(axes[0], ranges, bins)):
+        edges = np.linspace(lo, hi, nb + 1)
+        bottom = np.zeros(nb)
+        for group, (m, w) in groups.items():
+            h, _ = np.histogram(m, edges, weights=w)
+            name, colour = GROUPS[group]
+            ax.stairs(bottom + h, edges, baseline=bottom.copy(), fill=True, color=colour,
+                      label=name)
+            bottom = bottom + h
+        n_data = 0
+        if data is not None:
+            n, _ = np.histogram(data, edges)
+            n_data = int(n.sum())
+            err_lo, err_hi = _poisson_interval(n)
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            ax.errorbar(centres, n, yerr=[n - err_lo, err_hi - n], fmt="ko", ms=3, lw=1,
+                        label="pseudo-data")
+        if n_data == 0 and not np.any(bottom > 0):
+            _note(ax, "no candidates in range")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom=0)
+        _pad_y(ax, top=0.4, bottom=0.0)
+        ax.set_xlabel(r"$M_{\gamma\gamma}$ [GeV]")
+        ax.set_ylabel(f"candidates / ({1e3 * (hi - lo) / nb:.0f} MeV)")
+        _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
+        if i == 0:
+            ax.legend(fontsize="x-small", loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- Fig. 3
+
+
+def plot_scan(scans: dict, vetoes=()):
+    """Fig. 3: fitted signal yield and local significance vs m_a, one row per mode.
+
+    Parameters
+    ----------
+    scans : dict
+        ``{mode: DataFrame}`` with columns ``m_a`` (GeV), ``n_sig_corrected`` and ``n_sig_err``
+        (events), ``significance`` (local, in σ) and optionally ``fit_ok``.  Points with
+        ``fit_ok`` False are not drawn but counted in the legend; non-finite values are skipped.
+    vetoes : sequence of (float, float)
+        Veto windows in GeV, shaded.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    modes = _ordered_modes(scans or {})
+    fig, axes = plt.subplots(max(len(modes), 1), 2, figsize=(15, 3.6 * max(len(modes), 1)),
+                             squeeze=False)
+    if not modes:
+        for ax in axes[0]:
+            _note(ax, "no scan results")
+        _label(axes[0, 0])
+    for row, mode in zip(axes, modes):
+        frame = scans[mode]
+        ax_n, ax_s = row
+        for ax in row:
+            _shade_vetoes(ax, vetoes)
+            ax.axhline(0.0, color="grey", lw=0.8)
+            ax.set_xlabel(M_A_LABEL, fontsize="small")
+        ax_n.set_ylabel(r"$N_\mathrm{sig}$ (bias-corrected)", fontsize="small")
+        ax_s.set_ylabel(r"local significance [$\sigma$]", fontsize="small")
+        _label(ax_n, MODE_LABELS.get(mode, mode), experiment=mode == modes[0])
+        _label(ax_s, MODE_LABELS.get(mode, mode), experiment=False)
+        if _is_empty(frame):
+            for ax in row:
+                _note(ax, "no scan points")
+            continue
+        _require(frame, ("m_a", "n_sig_corrected", "n_sig_err", "significance"), f"scan {mode}")
+        ok = _fit_ok(frame)
+        m, n, err, s = (_num(frame, c)
+                        for c in ("m_a", "n_sig_corrected", "n_sig_err", "significance"))
+        show_n = ok & np.isfinite(m) & np.isfinite(n)
+        show_s = ok & np.isfinite(m) & np.isfinite(s)
+        err = np.where(np.isfinite(err) & (err >= 0), err, 0.0)
+        ax_n.errorbar(m[show_n], n[show_n], err[show_n], fmt="o", ms=2.5, lw=0.8, color="C0",
+                      label="fit")
+        ax_s.plot(m[show_s], s[show_s], "o", ms=2.5, color="C1", label="fit")
+        extra = [Line2D([], [], ls="none", label=f"failed fits (not shown): {int(np.sum(~ok))}")]
+        n_bad = int(np.sum(ok & ~(show_n & show_s)))
+        if n_bad:
+            extra.append(Line2D([], [], ls="none", label=f"non-finite (not shown): {n_bad}"))
+        for ax in row:
+            _pad_y(ax, top=0.5)
+            handles, _ = ax.get_legend_handles_labels()
+            ax.legend(handles=handles + extra, fontsize="xx-small", loc="upper left", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- Fig. 4 and 5
+
+
+def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
+    """Fig. 4: 90 % CL upper limit on g_aW vs m_a with the expected ±1σ/±2σ bands.
+
+    Parameters
+    ----------
+    gaw : pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``gaw_ul_obs``, ``gaw_ul_exp``, ``gaw_ul_exp_m2/m1/p1/p2``
+        (GeV⁻¹); non-finite or non-positive values are left out.
+    vetoes : sequence of (float, float)
+        Veto windows in GeV: shaded, and the curves are broken there.
+    m_etac : float, optional
+        η_c mass in GeV for the vertical line (default: PDG value from ``particle``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    _shade_vetoes(ax, vetoes)
+    m_etac = mass_gev("etac") if m_etac is None else m_etac
+    ax.axvline(m_etac, color="C3", ls=":", lw=1.5, label=r"$\eta_c$")
+    drawn = 0
+    if _is_empty(gaw):
+        _note(ax, "no limits")
+    else:
+        _require(gaw, ("m_a",) + GAW_COLUMNS, "g_aW limits")
+        drawn = _limit_bands(ax, gaw, "gaw_ul", vetoes)
+        if drawn == 0:
+            _note(ax, "no finite limits")
+    _log_y(ax, drawn)
+    _pad_y(ax, top=0.35)
+    ax.set_xlabel(M_A_LABEL)
+    ax.set_ylabel(GAW_LABEL)
+    _legend(ax, fontsize="x-small", loc="upper left", ncol=3)
+    _label(ax, "prompt ALP")
+    fig.tight_layout()
+    return fig
+
+
+def babar_gaw_curve(csv_path) -> pd.DataFrame:
+    """BaBar's prompt-ALP limit converted to g_aW (spec §10, Fig. 5).
+
+    Parameters
+    ----------
+    csv_path : str or pathlib.Path
+        CSV with columns ``m_a_GeV`` (GeV) and ``br_ul_90cl`` (90 % CL upper limit on
+        B(B⁺ → K⁺a)·B(a → γγ)), e.g. ``resources/babar-2111.01800-prompt-limit.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``gaw_ul`` (GeV⁻¹) from :func:`~alpscan.physics.alp.gaw_for_br`
+        for mode ``Kp`` (B(a → γγ) = 1 for an ALP coupled to W bosons only).  Zero limits mark
+        the edges of BaBar's η/η′ vetoes in the digitisation: they become NaN (no limit);
+        masses at or above the kinematic endpoint give inf.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be parsed, lacks a column, has no rows, or has missing,
+        non-numeric, negative or non-positive-mass entries (the message names file and column).
+    """
+    path = Path(csv_path)
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from err
+    missing = [c for c in BABAR_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected {list(BABAR_COLUMNS)}, "
+                         f"found {list(table.columns)}")
+    if table.empty:
+        raise ValueError(f"{path}: no rows")
+    values = {}
+    for col in BABAR_COLUMNS:
+        v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            raise ValueError(f"{path}: column {col!r} has missing or non-numeric values in data "
+                             f"rows {bad[:5].tolist()}")
+        values[col] = v
+    m, br = values["m_a_GeV"], values["br_ul_90cl"]
+    if np.any(m <= 0):
+        raise ValueError(f"{path}: column 'm_a_GeV' has non-positive masses")
+    if np.any(br < 0):
+        raise ValueError(f"{path}: column 'br_ul_90cl' has negative limits")
+    gaw = np.where(br > 0, gaw_for_br(br, m, "Kp"), np.nan)
+    return pd.DataFrame({"m_a": m, "gaw_ul": gaw})
+
+
+def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()):
+    """Fig. 5: the observed g_aW limit against BaBar's (PRL 128, 131802).
+
+    Parameters
+    ----------
+    gaw : pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``gaw_ul_obs`` (GeV⁻¹).
+    babar_gaw : pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``gaw_ul`` (GeV⁻¹), from :func:`babar_gaw_curve`; its curve is
+        broken at NaN rows and at gaps wider than five times the median spacing (BaBar's vetoes).
+    vetoes : sequence of (float, float)
+        This analysis' veto windows in GeV: the observed curve is broken there (not shaded).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    drawn = 0
+    if not _is_empty(babar_gaw):
+        _require(babar_gaw, ("m_a", "gaw_ul"), "BaBar g_aW curve")
+        x = _num(babar_gaw, "m_a")
+        keep = np.isfinite(x)
+        x, y = _break_at_gaps(x[keep], _num(babar_gaw, "gaw_ul")[keep])
+        y = _positive(y)
+        drawn += int(np.sum(~np.ma.getmaskarray(y)))
+        ax.plot(x, y, "-", color="C0", lw=1.5, label="BaBar, PRL 128, 131802 (2022)")
+    if not _is_empty(gaw):
+        _require(gaw, ("m_a", "gaw_ul_obs"), "g_aW limits")
+        x = _num(gaw, "m_a")
+        keep = np.isfinite(x)
+        x, (y,) = _break_at_vetoes(x[keep], [_num(gaw, "gaw_ul_obs")[keep]], vetoes)
+        y = _positive(y)
+        drawn += int(np.sum(~np.ma.getmaskarray(y)))
+        ax.plot(x, y, "-", color="k", lw=1.5, label=f"{EXPERIMENT} {EXPERIMENT_TEXT}, observed")
+    if drawn == 0:
+        _note(ax, "no limits")
+    _log_y(ax, drawn)
+    _pad_y(ax, top=0.25)
+    ax.set_xlabel(M_A_LABEL)
+    ax.set_ylabel(GAW_LABEL)
+    _legend(ax, fontsize="x-small", loc="upper left")
+    _label(ax, "prompt ALP")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- appendix
+
+
+def plot_br_limits(scans: dict, *, vetoes=()):
+    """90 % CL upper limits on the branching fraction vs m_a, one panel per mode.
+
+    Parameters
+    ----------
+    scans : dict
+        ``{mode: DataFrame}`` with ``m_a`` (GeV), ``br_ul_obs``, ``br_ul_exp`` and
+        ``br_ul_exp_m2/m1/p1/p2`` (dimensionless); rows with ``fit_ok`` False and non-finite or
+        non-positive limits are left out.
+    vetoes : sequence of (float, float)
+        Veto windows in GeV: shaded, and the curves are broken there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    modes = _ordered_modes(scans or {})
+    fig, axes = _mode_grid(len(modes), 2, 7.5, 5.5)
+    if not modes:
+        _note(axes[0], "no scan results")
+        _label(axes[0])
+    cols = ("m_a", "br_ul_obs", "br_ul_exp", "br_ul_exp_m2", "br_ul_exp_m1", "br_ul_exp_p1",
+            "br_ul_exp_p2")
+    for i, (ax, mode) in enumerate(zip(axes, modes)):
+        frame = scans[mode]
+        _shade_vetoes(ax, vetoes)
+        drawn = 0
+        if _is_empty(frame):
+            _note(ax, "no scan points")
+        else:
+            _require(frame, cols, f"scan {mode}")
+            drawn = _limit_bands(ax, frame[_fit_ok(frame)], "br_ul", vetoes)
+            if drawn == 0:
+                _note(ax, "no finite limits")
+        _log_y(ax, drawn, default=(1e-8, 1e-5))
+        _pad_y(ax, top=0.45)
+        ax.set_xlabel(M_A_LABEL, fontsize="small")
+        ax.set_ylabel(r"$\mathcal{B}$ upper limit (90% CL)", fontsize="small")
+        _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
+        if i == 0:
+            _legend(ax, fontsize="xx-small", loc="upper left", ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def _pull_errors(width: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Statistical errors of the pull mean (w/√n) and width (w/√(2(n−1))); 0 where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e_mean = np.where(n > 0, width / np.sqrt(n), 0.0)
+        e_width = np.where(n > 1, width / np.sqrt(2.0 * (n - 1.0)), 0.0)
+    return (np.where(np.isfinite(e_mean), e_mean, 0.0),
+            np.where(np.isfinite(e_width), e_width, 0.0))
+
+
+def plot_toy_bias(toys: dict):
+    """Toy-MC bias (spec §8) and pull mean and width vs m_a, one row per mode.
+
+    Parameters
+    ----------
+    toys : dict
+        ``{mode: DataFrame}`` with ``m_a`` (GeV), ``bias`` (mean(N_fit − N_gen)/σ_Sig),
+        ``pull_mean``, ``pull_width`` and ``n_toys_ok`` (toys used; gives the error bars of the
+        pull mean and width); rows with ``fit_ok`` False (when present) and non-finite values
+        are skipped.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    use_style()
+    modes = _ordered_modes(toys or {})
+    nrows = max(len(modes), 1)
+    fig, axes = plt.subplots(nrows, 3, figsize=(18, 3.6 * nrows), squeeze=False)
+    if not modes:
+        for ax in axes[0]:
+            _note(ax, "no toy results")
+        _label(axes[0, 0])
+    specs = (("bias", r"bias [$\sigma_\mathrm{Sig}$]", 0.0), ("pull_mean", "pull mean", 0.0),
+             ("pull_width", "pull width", 1.0))
+    for row, mode in zip(axes, modes):
+        frame = toys[mode]
+        for j, (ax, (col, name, ref)) in enumerate(zip(row, specs)):
+            ax.axhline(ref, color="grey", lw=0.8)
+            ax.set_xlabel(M_A_LABEL, fontsize="small")
+            ax.set_ylabel(name, fontsize="small")
+            _label(ax, MODE_LABELS.get(mode, mode), experiment=j == 0 and mode == modes[0])
+        if _is_empty(frame):
+            for ax in row:
+                _note(ax, "no toy points")
+            continue
+        _require(frame, ("m_a", "bias", "pull_mean", "pull_width"), f"toys {mode}")
+        m, width = _num(frame, "m_a"), _num(frame, "pull_width")
+        n = _num(frame, "n_toys_ok") if "n_toys_ok" in frame.columns else np.zeros(len(frame))
+        e_mean, e_width = _pull_errors(width, n)
+        errors = {"bias": np.zeros(len(frame)), "pull_mean": e_mean, "pull_width": e_width}
+        for ax, (col, _, _) in zip(row, specs):
+            y = _num(frame, col)
+            ok = _fit_ok(frame) & np.isfinite(m) & np.isfinite(y)
+            ax.errorbar(m[ok], y[ok], errors[col][ok], fmt="o", ms=2.5, lw=0.8, color="C0")
+            if ok.any():
+                mean = float(np.mean(y[ok]))
+                ax.axhline(mean, color="C3", ls="--", lw=1, label=f"mean {mean:+.3f}")
+                _pad_y(ax, top=0.35, bottom=0.1)
+                ax.legend(fontsize="xx-small", loc="upper right")
+            else:
+                _note(ax, "no finite values")
+    fig.tight_layout()
+    return fig
