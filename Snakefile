@@ -27,6 +27,10 @@ include: "workflow/rules/calibration.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/signal_model.smk"
 include: "workflow/rules/scan.smk"
+include: "workflow/rules/toys.smk"
+include: "workflow/rules/limits.smk"
+include: "workflow/rules/results.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

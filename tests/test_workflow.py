@@ -9,9 +9,13 @@ rules that use the changed keys.  Marked ``workflow``; deselect with
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -27,16 +31,24 @@ MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "cal
               "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
               "signal_model_figures", "all"} | {"peaking_shapes", "scan_points", "scan_chunk", "merge_scan"}
 SCAN = {"scan_points", "scan_chunk", "merge_scan"}
+TOYS_LIMITS_PLOTS = {"toy_chunk", "limits_mode", "limit_gaw", "summary", "figure_scan", "figure_gaw",
+                     "figure_toys", "all"}
+DATA_PLOTS = {"figure_mgg", "control_eta"}
+MVA_ONWARD |= TOYS_LIMITS_PLOTS | DATA_PLOTS
 
 
-def snakemake(workdir, *args, extra_config=None, check=True):
+def snakemake_cmd(workdir, *args, extra_config=None, cores=2):
     configs = [str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "test.yaml")]
     if extra_config is not None:
         path = workdir / "extra.yaml"
         path.write_text(yaml.safe_dump(extra_config))
         configs.append(str(path))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfiles", *configs, *args]
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--cores", str(cores), "--configfiles", *configs, *args]
+
+
+def snakemake(workdir, *args, extra_config=None, check=True, cores=2):
+    cmd = snakemake_cmd(workdir, *args, extra_config=extra_config, cores=cores)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stdout[-5000:] + proc.stderr[-5000:])
@@ -97,18 +109,26 @@ def test_bdt_hyperparameter_change_reruns_mva_onward_only(completed_run):
 def test_grid_step_change_reruns_selection_only(completed_run):
     jobs = scheduled_rules(completed_run, {"selection": {"grid_step": 0.1}})
     assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
-                         "signal_model_figures", "peaking_shapes", "all"} | SCAN
+                         "signal_model_figures", "peaking_shapes", "all"} | SCAN | TOYS_LIMITS_PLOTS | DATA_PLOTS
 
 
 def test_fit_window_change_reruns_fits_but_no_generation_or_mva(completed_run):
     jobs = scheduled_rules(completed_run, {"scan": {"window_width_factor": 8.0}})
-    assert set(jobs) == {"signal_model", "signal_model_figures", "all"} | SCAN
+    # fits, toys, limits and plots; no generation, MVA, selection or data-only figure
+    assert set(jobs) == {"signal_model", "signal_model_figures", "all"} | SCAN | TOYS_LIMITS_PLOTS
 
 
 def test_chunk_count_change_reruns_scan_fits_only(completed_run):
     jobs = scheduled_rules(completed_run, {"scan": {"n_chunks": 3}})
-    assert set(jobs) == {"scan_chunk", "merge_scan", "all"}
+    # the merged scan table is rewritten, so what reads it reruns; toys do not read it
+    assert set(jobs) == {"scan_chunk", "merge_scan"} | TOYS_LIMITS_PLOTS - {"toy_chunk", "figure_toys"}
     assert jobs["scan_chunk"] == 4 * 3
+
+
+def test_toy_count_change_reruns_toys_limits_and_plots_only(completed_run):
+    jobs = scheduled_rules(completed_run, {"toys": {"n_toys": 50}})
+    assert set(jobs) == TOYS_LIMITS_PLOTS
+    assert jobs["toy_chunk"] == 4 * 2
 
 
 def test_luminosity_change_regenerates_backgrounds_not_signal(completed_run):
@@ -120,3 +140,90 @@ def test_luminosity_change_regenerates_backgrounds_not_signal(completed_run):
     # every non-signal sample except the off-resonance ones depends on the on-resonance luminosity
     assert jobs["generate_sample"] == n_modes * (n_samples - n_signal_samples - 2)
     assert proc.returncode == 0
+
+
+SCAN_COLUMNS = ["m_a", "sigma_l", "sigma_r", "efficiency", "n_sig", "n_sig_err", "significance", "bias",
+                "n_sig_corrected", "br_ul_obs", "br_ul_exp", "br_ul_exp_m2", "br_ul_exp_m1", "br_ul_exp_p1",
+                "br_ul_exp_p2", "fit_ok"]
+MODES = ("Kp", "K0S", "Kst0", "Kstp")
+
+
+def test_scan_tables_limits_and_summary(completed_run):
+    from alpscan.hepdata import read_gaw_hepdata
+    from alpscan.summary import validate_summary
+
+    res = completed_run / "results"
+    for mode in MODES:
+        scan = pd.read_parquet(res / "scan" / f"{mode}.parquet")
+        assert list(scan.columns[: len(SCAN_COLUMNS)]) == SCAN_COLUMNS
+        ok = scan[scan["fit_ok"]]
+        assert len(ok) >= 0.8 * len(scan)
+        bands = ok[["br_ul_exp_m2", "br_ul_exp_m1", "br_ul_exp", "br_ul_exp_p1", "br_ul_exp_p2"]].to_numpy()
+        assert np.all(np.diff(bands, axis=1) >= 0) and np.all(bands > 0)
+        assert np.all(ok["br_ul_obs"] > 0) and np.all(np.isfinite(ok["bias"]))
+    gaw = pd.read_parquet(res / "limits" / "gaw.parquet")
+    good = gaw[np.isfinite(gaw["gaw_ul_obs"])]
+    assert len(good) >= 0.8 * len(gaw)
+    assert np.all((good["gaw_ul_obs"] > 1e-7) & (good["gaw_ul_obs"] < 1e-2))
+    back = read_gaw_hepdata(res / "limits" / "gaw_hepdata.yaml")
+    cols = list(back.columns)
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), gaw[cols].reset_index(drop=True),
+                                  check_dtype=False)
+    summary = json.loads((res / "summary.json").read_text())
+    validate_summary(summary, ROOT / "workflow" / "schemas" / "summary.schema.json")
+    assert set(summary["limits"]["branching_fraction"]) == set(MODES)
+    assert set(summary["control_modes"]) == {"Kp", "K0S"}
+
+
+def test_every_figure_is_a_valid_image(completed_run):
+    import matplotlib.image as mpimg
+
+    figures = sorted((completed_run / "results" / "figures").glob("*.png"))
+    names = {p.stem for p in figures}
+    assert {"gaw_limit", "gaw_comparison", "scan_yield_significance", "br_limits", "toy_bias"} <= names
+    assert {f"mgg_{mode}" for mode in MODES} <= names
+    for png in figures:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        img = mpimg.imread(png)
+        assert img.ndim == 3 and img.shape[0] > 100 and np.ptp(img) > 0, png.name
+        pdf = png.with_suffix(".pdf")
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000, pdf.name
+
+
+def test_report_builds(completed_run):
+    snakemake(completed_run, "--report", "report.zip")
+    assert (completed_run / "report.zip").stat().st_size > 100_000
+
+
+def test_resume_after_kill_recomputes_only_unfinished_and_matches(completed_run, tmp_path):
+    """Kill a run mid-stage (SIGKILL, as a lost node), resume with --rerun-incomplete on
+    one core: finished jobs are kept, the tables equal the uninterrupted two-core run."""
+    work = tmp_path / "resume"
+    shutil.copytree(completed_run, work, symlinks=True)
+    start = time.time()
+    proc = subprocess.Popen(snakemake_cmd(work, "--forcerun", "scan_points", cores=1),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def fresh(pattern):
+        return [p for p in work.glob(pattern) if p.stat().st_mtime > start]
+
+    deadline = time.time() + 900
+    while len(fresh("results/scan/*/chunk_*.parquet")) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    killed_at = time.time()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # outputs written well before the kill belong to jobs Snakemake had recorded as complete
+    finished = {p: p.stat().st_mtime_ns for p in fresh("results/scan/*/chunk_*.parquet")
+                if p.stat().st_mtime < killed_at - 1.0}
+    assert finished
+    assert not (work / "results" / "summary.json").stat().st_mtime > start
+    snakemake(work, "--rerun-incomplete", cores=1)
+    for p, mtime in finished.items():  # completed before the kill: not recomputed
+        assert p.stat().st_mtime_ns == mtime, p
+    assert (work / "results" / "summary.json").stat().st_mtime > start
+    for rel in [f"scan/{mode}.parquet" for mode in MODES] + [f"scan/{mode}_fit.parquet" for mode in MODES] + \
+            ["limits/gaw.parquet"]:
+        pd.testing.assert_frame_equal(pd.read_parquet(work / "results" / rel),
+                                      pd.read_parquet(completed_run / "results" / rel), check_exact=True)

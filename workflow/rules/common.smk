@@ -28,7 +28,9 @@ def code_hash(*packages):
     digest = hashlib.sha256()
     src = Path(workflow.basedir) / "src" / "alpscan"
     for package in packages:
-        for path in sorted((src / package).rglob("*.py")):
+        # a sub-package directory, or a single top-level module such as "summary.py"
+        paths = [src / package] if package.endswith(".py") else (src / package).rglob("*.py")
+        for path in sorted(paths):
             digest.update(path.relative_to(src).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -78,6 +80,8 @@ def get_final_output():
         + selection_outputs()
         + signal_model_outputs()
         + scan_outputs()
+        + limit_outputs()
+        + results_outputs()
     )
 
 
@@ -169,3 +173,46 @@ def scan_outputs():
     return [f"results/scan/{mode}_fit.parquet" for mode in MODES] + [
         "results/scan/significance.json"
     ]
+
+
+def toy_chunks(wildcards):
+    """Toy-study chunks of one mode (config toys.n_chunks)."""
+    return expand(
+        "results/toys/{mode}/chunk_{chunk}.parquet",
+        mode=wildcards.mode,
+        chunk=range(config["toys"]["n_chunks"]),
+    )
+
+
+def control_modes():
+    """Control channels (B -> K eta) among the analysed modes."""
+    return [mode for mode in config["control"]["modes"] if mode in MODES]
+
+
+def limit_outputs():
+    return [f"results/scan/{mode}.parquet" for mode in MODES] + [
+        "results/limits/gaw.parquet",
+        "results/limits/gaw.csv",
+        "results/limits/gaw_hepdata.yaml",
+    ]
+
+
+PAPER_FIGURES = [
+    "mgg_{mode}",
+    "scan_yield_significance",
+    "gaw_limit",
+    "gaw_comparison",
+    "br_limits",
+    "toy_bias",
+]
+
+
+def paper_figures():
+    names = [f for f in PAPER_FIGURES if "{mode}" not in f]
+    names += [f.format(mode=mode) for f in PAPER_FIGURES if "{mode}" in f for mode in MODES]
+    # the PDF twin of every PNG is written by the same call (alpscan.plotting.style.save)
+    return [f"results/figures/{name}.png" for name in names]
+
+
+def results_outputs():
+    return ["results/summary.json", "results/control/eta.json"] + paper_figures()

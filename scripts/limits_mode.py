@@ -1,0 +1,29 @@
+"""Rule script of ``limits_mode``: CLs limits on B(B -> K(*) a) of one mode (spec §9, §11)."""
+
+import json
+
+import pandas as pd
+
+from alpscan.fitting.signal_model import interpolate_signal_model
+from alpscan.fitting.stage import peaking_spec
+from alpscan.io import read_parquet, write_parquet
+from alpscan.logs import setup_script_logging
+from alpscan.stats.stage import b_fraction, limits_table, n_bb_pairs
+
+log = setup_script_logging(snakemake.log[0])  # noqa: F821
+inp, par, wc, out = snakemake.input, snakemake.params, snakemake.wildcards, snakemake.output  # noqa: F821
+model = interpolate_signal_model(read_parquet(inp.model))
+with open(inp.peaking) as f:
+    peaking = peaking_spec(json.load(f))
+toys = pd.concat([read_parquet(p) for p in inp.toys], ignore_index=True)
+scan, profiles = limits_table(
+    read_parquet(inp.data, columns=["m_gg"])["m_gg"].to_numpy(), read_parquet(inp.fits), toys,
+    model, peaking, mode=wc.mode, window_width_factor=par.window_width_factor,
+    n_bb=n_bb_pairs(par.physics, par.lumi_on_fb), f_b=b_fraction(wc.mode, par.physics),
+    sigma_eff=par.limits["efficiency_syst_rel"], cl=par.limits["cl"],
+    n_profile_points=par.limits["n_profile_points"],
+)
+write_parquet(scan, out.scan, {"mode": wc.mode, "cl": par.limits["cl"]})
+write_parquet(profiles, out.profiles, {"mode": wc.mode})
+log.info("%s: %d points, %d without limits; observed B limits %.3g .. %.3g", wc.mode, len(scan),
+         int((~scan["fit_ok"]).sum()), scan["br_ul_obs"].min(), scan["br_ul_obs"].max())

@@ -1,0 +1,131 @@
+# Stage 5b: the paper's figures (spec §10), PNG (declared) and PDF twins.
+
+
+rule figure_mgg:
+    input:
+        data="results/selection/{mode}/data.parquet",
+        sim=expand(
+            "results/selection/{{mode}}/{sample}.parquet",
+            sample=BACKGROUND_SIM
+            + [f"peaking_{h}" for h in ("pi0", "eta", "etap", "etac")]
+            + ["xsgamma"],
+        ),
+    output:
+        report(
+            "results/figures/mgg_{mode}.png",
+            caption="../report/mgg.rst",
+            category="5. Results",
+            subcategory="M_gg spectra",
+            labels={"mode": "{mode}"},
+        ),
+    log:
+        "logs/figures/mgg_{mode}.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(1500),
+        runtime="10m",
+    params:
+        samples=BACKGROUND_SIM
+        + [f"peaking_{h}" for h in ("pi0", "eta", "etap", "etac")]
+        + ["xsgamma"],
+        code=code_hash("plotting"),
+    message:
+        "Figure 2: M_gg spectrum of mode {wildcards.mode}"
+    script:
+        "../../scripts/figure_mgg.py"
+
+
+rule figure_scan:
+    input:
+        scans=expand("results/scan/{mode}.parquet", mode=MODES),
+    output:
+        scan=report(
+            "results/figures/scan_yield_significance.png",
+            caption="../report/scan_yield_significance.rst",
+            category="4. Scan, toys and limits",
+        ),
+        limits=report(
+            "results/figures/br_limits.png",
+            caption="../report/br_limits.rst",
+            category="4. Scan, toys and limits",
+        ),
+    log:
+        "logs/figures/scan.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(1000),
+        runtime="10m",
+    params:
+        modes=MODES,
+        vetoes=config["scan"]["vetoes_gev"],
+        code=code_hash("plotting"),
+    message:
+        "Figure 3 and the branching-fraction limits"
+    script:
+        "../../scripts/figure_scan.py"
+
+
+rule figure_gaw:
+    input:
+        gaw="results/limits/gaw.parquet",
+        babar=workflow.source_path("../../resources/babar-2111.01800-prompt-limit.csv"),
+    output:
+        limit=report(
+            "results/figures/gaw_limit.png",
+            caption="../report/gaw_limit.rst",
+            category="5. Results",
+        ),
+        comparison=report(
+            "results/figures/gaw_comparison.png",
+            caption="../report/gaw_comparison.rst",
+            category="5. Results",
+        ),
+    log:
+        "logs/figures/gaw.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(1000),
+        runtime="10m",
+    params:
+        vetoes=config["scan"]["vetoes_gev"],
+        code=code_hash("plotting", "physics"),
+    message:
+        "Figures 4 and 5: the g_aW limit"
+    script:
+        "../../scripts/figure_gaw.py"
+
+
+rule figure_toys:
+    input:
+        toys=expand(
+            "results/toys/{mode}/chunk_{chunk}.parquet",
+            mode=MODES,
+            chunk=range(config["toys"]["n_chunks"]),
+        ),
+    output:
+        report(
+            "results/figures/toy_bias.png",
+            caption="../report/toy_bias.rst",
+            category="4. Scan, toys and limits",
+        ),
+    log:
+        "logs/figures/toys.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(1000),
+        runtime="10m",
+    params:
+        modes=MODES,
+        code=code_hash("plotting"),
+    message:
+        "Toy-MC bias and pulls"
+    script:
+        "../../scripts/figure_toys.py"
