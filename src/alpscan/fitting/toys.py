@@ -410,6 +410,7 @@ def profile_nll(
     n_sig_values,
     weights=None,
     tol: float = 1e-10,
+    max_iter: int = 500,
 ) -> np.ndarray:
     """Profiled ``-ln L`` of one dataset at fixed signal yields (nuisances minimised).
 
@@ -427,6 +428,11 @@ def profile_nll(
         Event weights (e.g. Asimov bin contents), same length as ``x``.
     tol : float, optional
         Convergence tolerance of the fits.
+    max_iter : int, optional
+        Newton iterations allowed per value.  Far above the best-fit yield of a window
+        with few events the polynomial dips under the signal peak until the total
+        density touches zero, and the barrier-limited minimum there takes ~100
+        iterations, so the default is ten times ``fit_batch``'s.
 
     Returns
     -------
@@ -436,7 +442,7 @@ def profile_nll(
     """
     vals = np.atleast_1d(np.asarray(n_sig_values, dtype=float))
     basis, offsets, w = _repeat_dataset(model, x, weights, vals.size)
-    fit = fit_batch(model, basis, offsets, weights=w, n_sig_fixed=vals, tol=tol)
+    fit = fit_batch(model, basis, offsets, weights=w, n_sig_fixed=vals, tol=tol, max_iter=max_iter)
     return np.where(fit.converged, fit.nll, np.nan)
 
 

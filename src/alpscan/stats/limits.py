@@ -105,12 +105,13 @@ class ProfileCurve:
             raise ValueError("profile curve has non-finite values")
         object.__setattr__(self, "n_sig", n)
         object.__setattr__(self, "nll", v)
+        # Built once: the limits evaluate a curve thousands of times.
+        object.__setattr__(self, "_spline", PchipInterpolator(n, v, extrapolate=False))
 
     def __call__(self, n) -> np.ndarray:
         """Profiled −ln L at yields ``n`` (events), any shape."""
         x = np.asarray(n, dtype=float)
-        spline = PchipInterpolator(self.n_sig, self.nll, extrapolate=False)
-        out = spline(np.clip(x, self.n_sig[0], self.n_sig[-1]))
+        out = self._spline(np.clip(x, self.n_sig[0], self.n_sig[-1]))
         lo_slope = (self.nll[1] - self.nll[0]) / (self.n_sig[1] - self.n_sig[0])
         hi_slope = (self.nll[-1] - self.nll[-2]) / (self.n_sig[-1] - self.n_sig[-2])
         out = np.where(x < self.n_sig[0], self.nll[0] + lo_slope * (x - self.n_sig[0]), out)

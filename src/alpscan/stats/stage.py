@@ -136,7 +136,7 @@ def toy_table(
 # ---------------------------------------------------------------------------------------
 # Limits per mode
 # ---------------------------------------------------------------------------------------
-def profile_grid(n_hat: float, n_err: float, n_events: int, n_points: int) -> np.ndarray:
+def profile_grid(n_hat: float, n_err: float, n_events: float, n_points: int) -> np.ndarray:
     """Grid of signal yields (events) on which a profile likelihood is tabulated.
 
     From ``min(n̂, 0) − 2σ`` to ``max(n̂, 0) + 10σ + 5`` with σ the fit error (or
@@ -154,7 +154,8 @@ def _curve(wm: WindowModel, x, w, n_points: int) -> ProfileCurve | None:
     if not bool(free.converged[0]):
         return None
     n_hat = float(free.n_sig[0])
-    grid = profile_grid(n_hat, float(free.n_sig_err[0]), int(np.size(x)), n_points)
+    n_events = float(np.size(x)) if w is None else float(np.sum(w))
+    grid = profile_grid(n_hat, float(free.n_sig_err[0]), n_events, n_points)
     nll = profile_nll(wm, x, grid, weights=w)
     if not np.all(np.isfinite(nll)):
         return None
@@ -259,25 +260,37 @@ def _curve_from_row(row, prefix: str) -> ProfileCurve:
 # ---------------------------------------------------------------------------------------
 # g_aW
 # ---------------------------------------------------------------------------------------
-def longlived_ratio_at(m_a: float, ctau_mm, ll_table: pd.DataFrame) -> np.ndarray:
-    """ε_LL/ε_prompt at mass ``m_a`` (GeV) and proper decay lengths ``ctau_mm`` (mm).
+def longlived_ratio_function(m_a: float, ll_table: pd.DataFrame):
+    """ε_LL/ε_prompt at mass ``m_a`` (GeV) as a function of cτ (mm).
 
     The fitted ratio curves r(cτ) of the long-lived masses (``fit_ok`` rows of
-    ``results/signal_model/{mode}_longlived.parquet``) are evaluated at ``ctau_mm`` and
-    interpolated linearly in m_a between those masses (constant beyond the first and
-    last one).
+    ``results/signal_model/{mode}_longlived.parquet``) are interpolated linearly in m_a
+    between the two masses around ``m_a`` (constant beyond the first and last one).
+    The table is read once; the returned function is vectorised over cτ.
     """
     ok = ll_table[ll_table["fit_ok"].astype(bool)].sort_values("m_a")
     if ok.empty:
         raise ValueError("no valid long-lived efficiency fit for this mode")
-    c = np.asarray(ctau_mm, dtype=float)
-    r = np.stack([longlived_ratio(c, (row.c0_mm, row.p, row.q)) for row in ok.itertuples()])
-    masses = ok["m_a"].to_numpy()
-    j = np.clip(np.searchsorted(masses, m_a) - 1, 0, max(masses.size - 2, 0))
+    masses = ok["m_a"].to_numpy(dtype=float)
+    params = ok[["c0_mm", "p", "q"]].to_numpy(dtype=float)
     if masses.size == 1:
-        return r[0]
-    t = np.clip((m_a - masses[j]) / (masses[j + 1] - masses[j]), 0.0, 1.0)
-    return (1.0 - t) * r[j] + t * r[j + 1]
+        return lambda ctau_mm: longlived_ratio(ctau_mm, params[0])
+    j = int(np.clip(np.searchsorted(masses, m_a) - 1, 0, masses.size - 2))
+    t = float(np.clip((m_a - masses[j]) / (masses[j + 1] - masses[j]), 0.0, 1.0))
+    lo, hi = params[j], params[j + 1]
+
+    def ratio(ctau_mm):
+        return (1.0 - t) * longlived_ratio(ctau_mm, lo) + t * longlived_ratio(ctau_mm, hi)
+
+    return ratio
+
+
+def longlived_ratio_at(m_a: float, ctau_mm, ll_table: pd.DataFrame) -> np.ndarray:
+    """ε_LL/ε_prompt at mass ``m_a`` (GeV) and proper decay lengths ``ctau_mm`` (mm).
+
+    See :func:`longlived_ratio_function`.
+    """
+    return np.asarray(longlived_ratio_function(m_a, ll_table)(np.asarray(ctau_mm, float)))
 
 
 def gaw_table(
@@ -294,10 +307,10 @@ def gaw_table(
     """
     rows = []
     nan = float("nan")
+    valid = {mode: t[t["ok"].astype(bool)] for mode, t in profiles.items()}
     for m_a in np.asarray(masses, dtype=float):
         obs, asi, fns, biases = [], [], [], []
-        for mode, table in profiles.items():
-            good = table[table["ok"].astype(bool)]
+        for mode, good in valid.items():
             if good.empty:
                 continue
             i = int(np.argmin(np.abs(good["m_a"].to_numpy() - m_a)))
@@ -305,14 +318,14 @@ def gaw_table(
             if abs(float(row["m_a"]) - m_a) > float(row["sigma_r"]):
                 continue
             c_mode = 2.0 * n_bb * b_fraction(mode, physics) * float(row["efficiency"])
-            ll = longlived[mode]
+            ratio = longlived_ratio_function(m_a, longlived[mode])
 
-            def yields(g, m_a=m_a, c_mode=c_mode, ll=ll, mode=mode):
+            def yields(g, m_a=m_a, c_mode=c_mode, ratio=ratio, mode=mode):
                 g = np.asarray(g, dtype=float)
                 br = br_b_to_k_a(m_a, g, mode)
                 with np.errstate(divide="ignore"):
                     ctau = ctau_a_mm(m_a, np.where(g > 0, g, 1e-300))
-                return c_mode * br * longlived_ratio_at(m_a, ctau, ll)
+                return c_mode * br * ratio(ctau)
 
             obs.append(_curve_from_row(row, "obs"))
             asi.append(_curve_from_row(row, "asimov"))
