@@ -29,7 +29,11 @@ def code_hash(*packages):
     src = Path(workflow.basedir) / "src" / "alpscan"
     for package in packages:
         # a sub-package directory, or a single top-level module such as "summary.py"
-        paths = [src / package] if package.endswith(".py") else (src / package).rglob("*.py")
+        paths = (
+            [src / package]
+            if package.endswith(".py")
+            else (src / package).rglob("*.py")
+        )
         for path in sorted(paths):
             digest.update(path.relative_to(src).as_posix().encode())
             digest.update(path.read_bytes())
@@ -209,7 +213,9 @@ PAPER_FIGURES = [
 
 def paper_figures():
     names = [f for f in PAPER_FIGURES if "{mode}" not in f]
-    names += [f.format(mode=mode) for f in PAPER_FIGURES if "{mode}" in f for mode in MODES]
+    names += [
+        f.format(mode=mode) for f in PAPER_FIGURES if "{mode}" in f for mode in MODES
+    ]
     # the PDF twin of every PNG is written by the same call (alpscan.plotting.style.save)
     return [f"results/figures/{name}.png" for name in names]
 

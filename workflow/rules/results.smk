@@ -19,7 +19,8 @@ rule control_eta:
         modes=control_modes(),
         window=config["control"]["eta_window_gev"],
         br_input={
-            mode: config["physics"]["peaking_bf"]["eta"][mode] for mode in control_modes()
+            mode: config["physics"]["peaking_bf"]["eta"][mode]
+            for mode in control_modes()
         },
         code=code_hash("fitting", "stats", "physics"),
     message:
