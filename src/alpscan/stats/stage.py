@@ -18,11 +18,13 @@ split into chunks or on ``--cores``.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.scan import PeakingSpec, point_window
@@ -95,8 +97,12 @@ def _in(m: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def toy_table(
     m_data, points, model: SignalModel, peaking: PeakingSpec | None, *,
     window_width_factor: float, n_toys: int, seed: int, mode: str,
+    progress: bool | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Toy-MC bias study of each scan point (spec §8).
+
+    ``progress`` shows a tqdm bar over the points (default: only when stderr is a
+    terminal, so logs of batch and cluster jobs stay clean).
 
     The data in the window are fitted with the batched fitter; ``n_toys`` pseudo-data
     sets are drawn from that fitted pdf (Poisson-fluctuated total yield) and refitted.
@@ -113,7 +119,11 @@ def toy_table(
     m = np.asarray(m_data, dtype=float)
     m = m[np.isfinite(m)]
     rows = []
-    for pw, wm in _windows(points, model, peaking, window_width_factor):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    windows = _windows(points, model, peaking, window_width_factor)
+    bar = tqdm(windows, total=np.size(points), desc=f"toys {mode}", disable=not progress, leave=False)
+    for pw, wm in bar:
         free, _ = fit_dataset(wm, _in(m, pw.lo, pw.hi))
         row = {"m_a": pw.m_a, "n_toys": int(n_toys)}
         if not bool(free.converged[0]):
