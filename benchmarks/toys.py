@@ -18,8 +18,13 @@ compared on the same toys (the toys of (a) refitted by the batched fitter), and 
 with the first ``--n-tight`` toys refitted by iminuit at a tight Migrad tolerance (not
 timed), which separates Migrad's default convergence tolerance from real differences.
 
-Usage:  python benchmarks/toys.py [--toys-a 300] [--toys-b 20000] [--repeats 3]
-Prints a table and writes results/benchmarks/toys.json.
+With ``--stages`` (after a completed default run in the repository root) it also reruns
+the default toy and limit stages (``toy_chunk``, ``limits_mode``, ``limit_gaw``) with
+``snakemake --cores 2 --forcerun toy_chunk`` and reports their wall time and the CPU time
+of each rule from the ``benchmark:`` files.
+
+Usage:  python benchmarks/toys.py [--toys-a 300] [--toys-b 20000] [--repeats 3] [--stages]
+Prints a table and writes benchmarks/output/toys.json.
 """
 
 from __future__ import annotations
@@ -30,12 +35,18 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
     os.environ[_var] = "1"  # single-threaded: rates are per core
 
 import argparse  # noqa: E402
+import csv  # noqa: E402
+import glob  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
 from iminuit import Minuit  # noqa: E402
 from iminuit.cost import ExtendedUnbinnedNLL  # noqa: E402
 from numba_stats import crystalball_ex  # noqa: E402
@@ -46,7 +57,7 @@ from alpscan.fitting.toys import toy_study  # noqa: E402
 from alpscan.fitting.window_fit import sample_window  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "results" / "benchmarks" / "toys.json"
+OUT = ROOT / "benchmarks" / "output" / "toys.json"
 
 #: Signal shape at m_a = 1.5 GeV (GeV), close to the signal model of the K+ mode.
 SIGNAL = DSCBParams(mu=1.5, sigma_l=0.0105, sigma_r=0.0090, alpha_l=1.2, n_l=4.0,
@@ -149,6 +160,8 @@ def main() -> None:
     parser.add_argument("--n-tight", type=int, default=50, help="toys refitted tightly")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--stages", action="store_true",
+                        help="also time the default toy and limit stages (needs a completed run)")
     args = parser.parse_args()
 
     model = WindowModel(LO, HI, SIGNAL)
@@ -216,6 +229,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count()},
     }
+    if args.stages:
+        result["default_stages"] = time_default_stages(cores=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
 
@@ -234,6 +249,15 @@ def main() -> None:
          f"{cmp_tight['max_diff_n_sig_over_error']:.2e}"),
         ("   max |dN_bkg| / N_bkg", f"{cmp_tight['max_rel_diff_n_bkg']:.2e}"),
     ]
+    if args.stages:
+        st = result["default_stages"]
+        rows += [
+            ("default toy + limit stages, --cores 2 [s wall]", f"{st['wall_s']:.0f}"),
+            ("   toy_chunk jobs [CPU s, jobs]", f"{st['toy_chunk_s']:.0f}, {st['toy_chunk_jobs']}"),
+            ("   limits_mode jobs [CPU s]", f"{st['limits_mode_s']:.0f}"),
+            ("   limit_gaw [CPU s]", f"{st['limit_gaw_s']:.0f}"),
+            ("   toys fitted", f"{st['toys_fitted']}"),
+        ]
     width = max(len(k) for k, _ in rows)
     print(f"Toy benchmark, window [{LO:.4f}, {HI:.4f}] GeV, {N_BKG:.0f} bkg + {N_SIG:.0f} sig")
     for k, v in rows:

@@ -106,3 +106,28 @@ def test_bad_config_stops_before_any_job(name, tmp_path, default_config):
     assert "Failed validating" not in out, out  # our concise message comes first
     assert "Job stats" not in out and "rule generate_sample" not in out, out
     assert not (tmp_path / "results").exists()
+
+
+def test_nested_command_line_values_are_read_as_yaml():
+    """snakemake --config 'toys={n_toys: 50}' gives strings; they are re-read as YAML."""
+    from alpscan.configuration import retype_command_line_config
+
+    config = {"toys": {"n_toys": "50", "n_chunks": 4}, "limits": {"cl": "0.95"},
+              "modes": ["Kp"], "x": {"tiny": "1e-3", "flag": "true", "kept": "abc"}}
+    overrides = {"toys": {"n_toys": "50"}, "limits": {"cl": "0.95"},
+                 "x": {"tiny": "1e-3", "flag": "true", "kept": "abc"}}
+    retype_command_line_config(config, overrides)
+    assert config["toys"] == {"n_toys": 50, "n_chunks": 4}
+    assert config["limits"]["cl"] == 0.95
+    # exactly the YAML-file rules: 1e-3 stays a string (the schema then names the key)
+    assert config["x"] == {"tiny": "1e-3", "flag": True, "kept": "abc"}
+
+
+def test_nested_command_line_config_in_a_dry_run():
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--configfile",
+           "config/test.yaml", "--config", "toys={n_toys: 50, n_chunks: 2}"]
+    ok = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    bad = subprocess.run(cmd[:-1] + ["toys={n_toys: -5, n_chunks: 2}"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "toys.n_toys" in bad.stdout + bad.stderr

@@ -103,3 +103,10 @@ def test_scan_global_significance():
     two = scan_global_significance([curve, np.array([0.0, 1.0, np.nan, -1.0, 0.5])], 0.0)
     assert two["n_upcross_ref"] == res["n_upcross_ref"] + 1  # −1 → 0.5
     assert two["z_global"] < res["z_global"]
+
+
+def test_scan_global_significance_is_zero_without_excess():
+    curve = 0.9 * np.sin(np.linspace(0, 200 * np.pi, 20001))  # many upcrossings, Z < 1
+    res = scan_global_significance(curve, z_ref=0.5)
+    assert res["p_global"] == 1.0
+    assert res["z_global"] == 0.0

@@ -6,6 +6,8 @@ relations between keys.  Each problem raises :class:`ConfigError` naming the key
 
 from __future__ import annotations
 
+import yaml
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
@@ -13,6 +15,40 @@ class ConfigError(ValueError):
 
 def _fail(key: str, why: str):
     raise ConfigError(f"config key '{key}': {why}")
+
+
+def retype_command_line_config(config: dict, overrides) -> None:
+    """Re-read the nested ``--config`` values that Snakemake left as strings.
+
+    ``snakemake --config 'toys={n_toys: 10000}'`` parses the value with YAML's
+    ``BaseLoader``, so every nested leaf is a string (``'10000'``).  Each such leaf of
+    ``overrides`` (``workflow.config_settings.config``) that still stands unchanged in
+    ``config`` is re-read with YAML's safe loader, the same rules as a config file:
+    ``'10000'`` becomes 10000, ``'0.5'`` 0.5, ``'true'`` True, while ``'1e-3'`` stays a
+    string exactly as it would in a YAML file (and is then rejected by the schema with
+    a message naming the key).  Top-level values are left alone (Snakemake already
+    converts them).  ``config`` is modified in place.
+    """
+
+    def walk(node, over):
+        if isinstance(over, dict) and isinstance(node, dict):
+            for key, value in over.items():
+                if key not in node:
+                    continue
+                if isinstance(value, str) and node[key] == value:
+                    node[key] = yaml.safe_load(value)
+                else:
+                    walk(node[key], value)
+        elif isinstance(over, list) and isinstance(node, list) and len(over) == len(node):
+            for i, value in enumerate(over):
+                if isinstance(value, str) and node[i] == value:
+                    node[i] = yaml.safe_load(value)
+                else:
+                    walk(node[i], value)
+
+    for key, value in dict(overrides).items():
+        if isinstance(value, (dict, list)) and key in config:
+            walk(config[key], value)
 
 
 def validate_config(config: dict, schema: dict) -> None:

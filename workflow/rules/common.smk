@@ -8,9 +8,15 @@ from snakemake.utils import validate
 
 import yaml
 
-from alpscan.configuration import check_config, validate_config
+from alpscan.configuration import (
+    check_config,
+    retype_command_line_config,
+    validate_config,
+)
 from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
 
+# nested --config values arrive as strings (YAML BaseLoader): read them as YAML does
+retype_command_line_config(config, workflow.config_settings.config)
 # concise errors naming the key first, then Snakemake's validation (fills defaults)
 validate_config(
     config, yaml.safe_load(open(workflow.source_path("../../config/schema.yaml")))

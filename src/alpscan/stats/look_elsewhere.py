@@ -174,7 +174,8 @@ def scan_global_significance(curves, z_ref: float = 0.0) -> dict[str, float]:
     -------
     dict
         ``z_local_max``, ``p_local``, ``n_upcross_ref``, ``z_ref``, ``p_global``,
-        ``z_global``.
+        ``z_global``.  ``z_global`` is reported as 0 when ``p_global >= ½`` (no excess
+        after the look-elsewhere effect; Φ⁻¹ would give −∞ at p = 1).
     """
     if isinstance(curves, np.ndarray):
         curves = [curves] if curves.ndim == 1 else list(curves)
@@ -190,5 +191,5 @@ def scan_global_significance(curves, z_ref: float = 0.0) -> dict[str, float]:
         "n_upcross_ref": n_ref,
         "z_ref": float(z_ref),
         "p_global": global_p_value(z_max, n_ref, z_ref),
-        "z_global": global_significance(z_max, n_ref, z_ref),
+        "z_global": max(global_significance(z_max, n_ref, z_ref), 0.0),
     }
