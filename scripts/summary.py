@@ -19,6 +19,7 @@ summary = build_summary(
     run=par.run, significance=significance,
     scans={m: read_parquet(p) for m, p in zip(par.modes, inp.scans)}, toys=toys,
     gaw=read_parquet(inp.gaw), closure=read_parquet(inp.closure), control=control,
+    toy_cls=read_parquet(inp.toy_cls),
 )
 validate_summary(summary, inp.schema)
 with open(snakemake.output[0], "w") as f:  # noqa: F821

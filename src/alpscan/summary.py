@@ -95,6 +95,7 @@ def build_summary(
     gaw: pd.DataFrame,
     closure: pd.DataFrame,
     control: Mapping,
+    toy_cls: pd.DataFrame | None = None,
 ) -> dict:
     """Assemble ``results/summary.json``.
 
@@ -116,6 +117,9 @@ def build_summary(
         ``results/calibration/closure.parquet``.
     control : mapping
         ``results/control/eta.json``.
+    toy_cls : DataFrame, optional
+        ``results/limits/toy_cls.parquet`` (toy-based CLs at chosen masses); one record
+        per row under ``limits.toy_cls``.
 
     Returns
     -------
@@ -152,6 +156,7 @@ def build_summary(
         "limits": {
             "branching_fraction": {mode: limit_summary(t, "br_ul") for mode, t in scans.items()},
             "gaw": limit_summary(gaw, "gaw_ul"),
+            **({} if toy_cls is None else {"toy_cls": toy_cls.to_dict(orient="records")}),
         },
         "calibration": _calibration(closure),
         "control_modes": dict(control),

@@ -204,6 +204,7 @@ def limit_outputs():
         "results/limits/gaw.parquet",
         "results/limits/gaw.csv",
         "results/limits/gaw_hepdata.yaml",
+        "results/limits/toy_cls.parquet",
     ]
 
 

@@ -67,3 +67,38 @@ rule limit_gaw:
         "g_aW limit from the {params.modes} modes combined"
     script:
         "../../scripts/limit_gaw.py"
+
+
+rule toy_cls:
+    input:
+        data=expand("results/selection/{mode}/data.parquet", mode=MODES),
+        models=expand("results/signal_model/{mode}.parquet", mode=MODES),
+        peaking=expand("results/signal_model/{mode}_peaking.json", mode=MODES),
+        scans=expand("results/scan/{mode}.parquet", mode=MODES),
+    output:
+        "results/limits/toy_cls.parquet",
+    log:
+        "logs/limits/toy_cls.log",
+    benchmark:
+        "results/benchmarks/limits/toy_cls.tsv"
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(2000),
+        runtime="30m",
+    params:
+        modes=MODES,
+        toy_cls=config["toy_cls"],
+        seed=config["seed"],
+        physics=config_subset(
+            "physics", "n_bb_pairs_ref", "lumi_ref_fb", "f_charged", "f_neutral"
+        ),
+        lumi_on_fb=config["luminosity"]["on_resonance_fb"],
+        limits=config_subset("limits", "cl", "efficiency_syst_rel"),
+        window_width_factor=config["scan"]["window_width_factor"],
+        code=code_hash("fitting", "stats", "physics"),
+    message:
+        "Toy-based CLs at {params.toy_cls[masses_gev]} GeV"
+    script:
+        "../../scripts/toy_cls.py"

@@ -39,6 +39,7 @@ rule summary:
             chunk=range(config["toys"]["n_chunks"]),
         ),
         gaw="results/limits/gaw.parquet",
+        toy_cls="results/limits/toy_cls.parquet",
         closure="results/calibration/closure.parquet",
         control="results/control/eta.json",
         schema=workflow.source_path("../schemas/summary.schema.json"),
