@@ -31,8 +31,8 @@ MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "cal
               "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
               "signal_model_figures", "all"} | {"peaking_shapes", "scan_points", "scan_chunk", "merge_scan"}
 SCAN = {"scan_points", "scan_chunk", "merge_scan"}
-TOYS_LIMITS_PLOTS = {"toy_chunk", "limits_mode", "limit_gaw", "summary", "figure_scan", "figure_gaw",
-                     "figure_toys", "all"}
+TOYS_LIMITS_PLOTS = {"toy_chunk", "limits_mode", "limit_gaw", "toy_cls", "summary", "figure_scan",
+                     "figure_gaw", "figure_toys", "all"}
 DATA_PLOTS = {"figure_mgg", "control_eta"}
 MVA_ONWARD |= TOYS_LIMITS_PLOTS | DATA_PLOTS
 
@@ -173,6 +173,16 @@ def test_scan_tables_limits_and_summary(completed_run):
     validate_summary(summary, ROOT / "workflow" / "schemas" / "summary.schema.json")
     assert set(summary["limits"]["branching_fraction"]) == set(MODES)
     assert set(summary["control_modes"]) == {"Kp", "K0S"}
+    # toy-based CLs at the chosen mass of every mode, beside the asymptotic limit
+    toy_cls = pd.read_parquet(res / "limits" / "toy_cls.parquet")
+    assert sorted(toy_cls["mode"]) == sorted(MODES) and len(summary["limits"]["toy_cls"]) == 4
+    assert np.all(toy_cls["n_failed_toys"] <= 0.05 * toy_cls["n_toys"])
+    assert np.all((toy_cls["ratio_toys_to_asymptotic"] > 0.7) & (toy_cls["ratio_toys_to_asymptotic"] < 2.5))
+
+
+def test_toy_cls_change_reruns_only_toy_cls_and_summary(completed_run):
+    jobs = scheduled_rules(completed_run, {"toy_cls": {"masses_gev": [2.0], "n_toys": 200}})
+    assert set(jobs) == {"toy_cls", "summary", "all"}
 
 
 def test_every_figure_is_a_valid_image(completed_run):
@@ -224,6 +234,6 @@ def test_resume_after_kill_recomputes_only_unfinished_and_matches(completed_run,
         assert p.stat().st_mtime_ns == mtime, p
     assert (work / "results" / "summary.json").stat().st_mtime > start
     for rel in [f"scan/{mode}.parquet" for mode in MODES] + [f"scan/{mode}_fit.parquet" for mode in MODES] + \
-            ["limits/gaw.parquet"]:
+            ["limits/gaw.parquet", "limits/toy_cls.parquet"]:
         pd.testing.assert_frame_equal(pd.read_parquet(work / "results" / rel),
                                       pd.read_parquet(completed_run / "results" / rel), check_exact=True)
