@@ -176,7 +176,7 @@ def test_scan_tables_limits_and_summary(completed_run):
     # toy-based CLs at the chosen mass of every mode, beside the asymptotic limit
     toy_cls = pd.read_parquet(res / "limits" / "toy_cls.parquet")
     assert sorted(toy_cls["mode"]) == sorted(MODES) and len(summary["limits"]["toy_cls"]) == 4
-    assert np.all(toy_cls["n_failed_toys"] <= 0.05 * toy_cls["n_toys"])
+    assert np.all(toy_cls["n_failed_toys"] <= 0.02 * toy_cls["n_toy_datasets"])
     assert np.all((toy_cls["ratio_toys_to_asymptotic"] > 0.7) & (toy_cls["ratio_toys_to_asymptotic"] < 2.5))
 
 
@@ -229,6 +229,7 @@ def test_resume_after_kill_recomputes_only_unfinished_and_matches(completed_run,
                 if p.stat().st_mtime < killed_at - 1.0}
     assert finished
     assert not (work / "results" / "summary.json").stat().st_mtime > start
+    snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind
     snakemake(work, "--rerun-incomplete", cores=1)
     for p, mtime in finished.items():  # completed before the kill: not recomputed
         assert p.stat().st_mtime_ns == mtime, p

@@ -288,7 +288,9 @@ def toy_cls_points(
     pandas.DataFrame
         ``mode``, ``m_a_requested``, ``m_a``, ``n_events``, ``ul_events_toys``,
         ``ul_events_toys_err``, ``br_ul_obs_toys``, ``br_ul_obs_asymptotic``,
-        ``ratio_toys_to_asymptotic``, ``n_toys``, ``n_failed_toys``.
+        ``ratio_toys_to_asymptotic``, ``n_toys``, ``n_toy_datasets`` (s+b and b-only
+        toys summed over the tested yields), ``n_failed_toys`` (of those, fits that failed
+        and were excluded).
     """
     from alpscan.stats.toy_cls import toy_upper_limit
 
@@ -311,7 +313,8 @@ def toy_cls_points(
             "ul_events_toys": lim.limit, "ul_events_toys_err": lim.limit_err,
             "br_ul_obs_toys": lim.limit / k, "br_ul_obs_asymptotic": br_asym,
             "ratio_toys_to_asymptotic": lim.limit / k / br_asym,
-            "n_toys": int(n_toys), "n_failed_toys": int(lim.n_failed_toys),
+            "n_toys": int(n_toys), "n_toy_datasets": int(2 * n_toys * np.size(lim.scan.s_values)),
+            "n_failed_toys": int(lim.n_failed_toys),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=TOY_CLS_COLUMNS)
 
@@ -319,7 +322,7 @@ def toy_cls_points(
 TOY_CLS_COLUMNS = [
     "mode", "m_a_requested", "m_a", "n_events", "ul_events_toys", "ul_events_toys_err",
     "br_ul_obs_toys", "br_ul_obs_asymptotic", "ratio_toys_to_asymptotic", "n_toys",
-    "n_failed_toys",
+    "n_toy_datasets", "n_failed_toys",
 ]  # fmt: skip
 
 
