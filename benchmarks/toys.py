@@ -148,6 +148,34 @@ def compare_on_same_toys(model: WindowModel, theta: np.ndarray, res_a: dict) -> 
     }
 
 
+def _tsv_seconds(pattern: str) -> list[float]:
+    out = []
+    for path in sorted(glob.glob(str(ROOT / pattern))):
+        with open(path) as f:
+            out.append(float(next(csv.DictReader(f, delimiter="\t"))["s"]))
+    return out
+
+
+def time_default_stages(cores: int = 2) -> dict:
+    """Rerun the default toy and limit stages; wall time and per-rule CPU time (s)."""
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    modes = cfg["modes"]
+    targets = [f"results/scan/{m}.parquet" for m in modes] + ["results/limits/gaw.parquet"]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all",
+           "--forcerun", "toy_chunk", "--", *targets]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    wall = time.perf_counter() - t0
+    toys = _tsv_seconds("results/benchmarks/toys/*/*.tsv")
+    n_points = sum(len(pd.read_parquet(ROOT / f"results/scan/{m}.parquet")) for m in modes)
+    return {
+        "wall_s": wall, "cores": cores, "toy_chunk_s": sum(toys), "toy_chunk_jobs": len(toys),
+        "limits_mode_s": sum(_tsv_seconds("results/benchmarks/limits/K*.tsv")),
+        "limit_gaw_s": sum(_tsv_seconds("results/benchmarks/limits/gaw.tsv")),
+        "scan_points": n_points, "toys_fitted": n_points * int(cfg["toys"]["n_toys"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--toys-a", type=int, default=300, help="toys of the iminuit loop")
