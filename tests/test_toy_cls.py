@@ -11,10 +11,9 @@ from scipy import integrate, stats
 import alpscan.stats.toy_cls as toy_cls
 from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.dscb import DSCBParams
-from alpscan.fitting.toys import asimov_data, fit_dataset, profile_nll
+from alpscan.fitting.toys import asimov_data, fit_dataset
 from alpscan.fitting.window_fit import sample_window
-from alpscan.stats.limits import ProfileCurve, yield_limits
-from alpscan.stats.stage import profile_grid
+from alpscan.stats.limits import profile_curve, yield_limits
 from alpscan.stats.toy_cls import toy_cls_scan, toy_upper_limit
 
 # The window of tests/test_toys.py: signal DSCB at 1.5 GeV, 9·(σ_L + σ_R) wide.
@@ -109,20 +108,13 @@ def test_efficiency_nuisance_widens_the_limit(empty_limits):
 # ---------------------------------------------------------------------------------------
 # Large background: toys agree with the asymptotic formulae
 # ---------------------------------------------------------------------------------------
-def _curve(x, w, n_points=48):
-    free, _ = fit_dataset(MODEL, x, weights=w)
-    n_events = float(np.size(x)) if w is None else float(np.sum(w))
-    grid = profile_grid(float(free.n_sig[0]), float(free.n_sig_err[0]), n_events, n_points)
-    return ProfileCurve(grid, profile_nll(MODEL, x, grid, weights=w), float(free.n_sig[0]),
-                        float(free.nll[0]))  # fmt: skip
-
-
 def test_large_background_agrees_with_asymptotic_limit():
     x = sample_window(np.random.default_rng(77), 20.0, 1000.0, POLY, SIG, (), LO, HI)
     assert 900 < x.size < 1100
     null = fit_dataset(MODEL, x)[1]
     xa, wa = asimov_data(MODEL, null.theta[0])
-    asym = yield_limits(_curve(x, None), _curve(xa, wa), bias_events=0.0, sigma_eff=0.0).observed
+    asym = yield_limits(profile_curve(MODEL, x), profile_curve(MODEL, xa, wa), bias_events=0.0,
+                        sigma_eff=0.0).observed
     lim = toy_upper_limit(MODEL, x, sigma_eff=0.0, n_toys=2000, rng=11)  # σ_toy ≈ 2.5 %
     assert lim.guess_source == "asymptotic" and lim.s_guess == pytest.approx(asym, rel=1e-6)
     assert lim.limit == pytest.approx(asym, rel=0.10)

@@ -53,10 +53,14 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import minimize_scalar
 
+from alpscan.fitting.batched import WindowModel
+from alpscan.fitting.toys import fit_dataset, profile_nll
 from alpscan.stats.cls import LimitResult, asymptotic_limits
 
 __all__ = [
     "ProfileCurve",
+    "profile_grid",
+    "profile_curve",
     "profile_theta",
     "yield_limits",
     "combined_limits",
@@ -121,6 +125,40 @@ class ProfileCurve:
     def shifted(self, b: float) -> "ProfileCurve":
         """Curve of the *true* yield when the fit is biased by ``b`` events: P(n + b)."""
         return ProfileCurve(self.n_sig - b, self.nll, self.n_hat - b, self.nll_hat)
+
+
+def profile_grid(n_hat: float, n_err: float, n_events: float, n_points: int) -> np.ndarray:
+    """Grid of signal yields (events) on which a profile likelihood is tabulated.
+
+    From ``min(n̂, 0) − 2σ`` to ``max(n̂, 0) + 10σ + 5`` with σ the fit error (or
+    √(N + 1) + 1 if unavailable, N the number or total weight of the events): wide
+    enough for the 90 % CLs limit plus its +2σ band with the efficiency systematic, and
+    for the bias shift.
+    """
+    sig = n_err if np.isfinite(n_err) and n_err > 0 else np.sqrt(n_events + 1.0) + 1.0
+    lo = min(n_hat, 0.0) - 2.0 * sig
+    hi = max(n_hat, 0.0) + 10.0 * sig + 5.0
+    return np.linspace(lo, hi, int(n_points))
+
+
+def profile_curve(model: WindowModel, x, weights=None, n_points: int = 48) -> ProfileCurve | None:
+    """Profile curve of one dataset of a fit window, tabulated by the batched fitter.
+
+    The free fit gives n̂ and its error, :func:`profile_grid` the grid, and
+    :func:`alpscan.fitting.toys.profile_nll` the profiled −ln L on it.  ``weights`` are
+    event weights (e.g. Asimov bin contents).  Returns None (never a partial curve) if the
+    free fit or any profile point did not converge.
+    """
+    free, _ = fit_dataset(model, x, weights=weights)
+    if not bool(free.converged[0]):
+        return None
+    n_hat = float(free.n_sig[0])
+    n_events = float(np.size(x)) if weights is None else float(np.sum(weights))
+    grid = profile_grid(n_hat, float(free.n_sig_err[0]), n_events, n_points)
+    nll = profile_nll(model, x, grid, weights=weights)
+    if not np.all(np.isfinite(nll)):
+        return None
+    return ProfileCurve(grid, nll, n_hat, float(free.nll[0]))
 
 
 def profile_theta(nll_of_yield: Callable[[np.ndarray], np.ndarray], s0, sigma_eff: float):

@@ -29,9 +29,15 @@ from tqdm import tqdm
 from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.scan import PeakingSpec, point_window
 from alpscan.fitting.signal_model import SignalModel, longlived_ratio
-from alpscan.fitting.toys import asimov_data, fit_dataset, profile_nll, toy_study
+from alpscan.fitting.toys import asimov_data, fit_dataset, toy_study
 from alpscan.physics.alp import br_b_to_k_a, ctau_a_mm
-from alpscan.stats.limits import ProfileCurve, combined_limits, yield_limits
+from alpscan.stats.limits import (
+    ProfileCurve,
+    combined_limits,
+    profile_curve,
+    profile_grid,
+    yield_limits,
+)
 
 __all__ = [
     "CHARGED_MODES",
@@ -147,32 +153,6 @@ def toy_table(
 # ---------------------------------------------------------------------------------------
 # Limits per mode
 # ---------------------------------------------------------------------------------------
-def profile_grid(n_hat: float, n_err: float, n_events: float, n_points: int) -> np.ndarray:
-    """Grid of signal yields (events) on which a profile likelihood is tabulated.
-
-    From ``min(n̂, 0) − 2σ`` to ``max(n̂, 0) + 10σ + 5`` with σ the fit error (or
-    √(N + 1) + 1 if unavailable): wide enough for the 90 % CLs limit plus its +2σ band
-    with the efficiency systematic, and for the bias shift.
-    """
-    sig = n_err if np.isfinite(n_err) and n_err > 0 else np.sqrt(n_events + 1.0) + 1.0
-    lo = min(n_hat, 0.0) - 2.0 * sig
-    hi = max(n_hat, 0.0) + 10.0 * sig + 5.0
-    return np.linspace(lo, hi, int(n_points))
-
-
-def _curve(wm: WindowModel, x, w, n_points: int) -> ProfileCurve | None:
-    free, _ = fit_dataset(wm, x, weights=w)
-    if not bool(free.converged[0]):
-        return None
-    n_hat = float(free.n_sig[0])
-    n_events = float(np.size(x)) if w is None else float(np.sum(w))
-    grid = profile_grid(n_hat, float(free.n_sig_err[0]), n_events, n_points)
-    nll = profile_nll(wm, x, grid, weights=w)
-    if not np.all(np.isfinite(nll)):
-        return None
-    return ProfileCurve(grid, nll, n_hat, float(free.nll[0]))
-
-
 def limits_table(
     m_data, fits: pd.DataFrame, toys: pd.DataFrame, model: SignalModel,
     peaking: PeakingSpec | None, *, mode: str, window_width_factor: float, n_bb: float,
@@ -228,10 +208,10 @@ def limits_table(
         ok = bool(fit["fit_ok"]) and bool(toy["fit_ok"]) and k > 0
         obs = asi = None
         if ok:
-            obs = _curve(wm, x, None, n_profile_points)
+            obs = profile_curve(wm, x, None, n_profile_points)
             null = fit_dataset(wm, x)[1]
             xa, wa = asimov_data(wm, null.theta[0])
-            asi = _curve(wm, xa, wa, n_profile_points) if bool(null.converged[0]) else None
+            asi = profile_curve(wm, xa, wa, n_profile_points) if bool(null.converged[0]) else None
             ok = obs is not None and asi is not None
         lim = {}
         if ok:

@@ -109,9 +109,9 @@ import numpy as np
 from scipy import stats
 
 from alpscan.fitting.batched import WindowModel, fit_batch
-from alpscan.fitting.toys import _inverse_cdf, asimov_data, fit_dataset, profile_nll, sampling_table
+from alpscan.fitting.toys import _inverse_cdf, asimov_data, fit_dataset, sampling_table
 from alpscan.stats.cls import N_SIGMA, qmu_tilde
-from alpscan.stats.limits import ProfileCurve, yield_limits
+from alpscan.stats.limits import profile_curve, yield_limits
 
 __all__ = [
     "TOY_CHUNK",
@@ -687,33 +687,17 @@ def _merge(scans: list[ToyCLsScan]) -> ToyCLsScan:
 # ---------------------------------------------------------------------------------------
 # Upper limit
 # ---------------------------------------------------------------------------------------
-def _profile_curve(model, x, w, n_points) -> ProfileCurve | None:
-    """Profile curve of one dataset (as :func:`alpscan.stats.stage._curve`)."""
-    from alpscan.stats.stage import profile_grid
-
-    free, _ = fit_dataset(model, x, weights=w)
-    if not bool(free.converged[0]):
-        return None
-    n_hat = float(free.n_sig[0])
-    n_events = float(np.size(x)) if w is None else float(np.sum(w))
-    grid = profile_grid(n_hat, float(free.n_sig_err[0]), n_events, n_points)
-    nll = profile_nll(model, x, grid, weights=w)
-    if not np.all(np.isfinite(nll)):
-        return None
-    return ProfileCurve(grid, nll, n_hat, float(free.nll[0]))
-
-
 def _asymptotic_guess(model, xs, sigma_eff, cl) -> float | None:
     """Observed asymptotic limit of :func:`yield_limits` (no bias), or None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            obs = _profile_curve(model, xs, None, _GUESS_PROFILE_POINTS)
+            obs = profile_curve(model, xs, None, _GUESS_PROFILE_POINTS)
             null = fit_dataset(model, xs)[1]
             if obs is None or not bool(null.converged[0]):
                 return None
             xa, wa = asimov_data(model, null.theta[0])
-            asi = _profile_curve(model, xa, wa, _GUESS_PROFILE_POINTS)
+            asi = profile_curve(model, xa, wa, _GUESS_PROFILE_POINTS)
             if asi is None:
                 return None
             lim = float(yield_limits(obs, asi, sigma_eff=sigma_eff, cl=cl).observed)
