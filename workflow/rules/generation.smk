@@ -46,7 +46,7 @@ rule fidelity:
         fidelity=config["fidelity"],
         subdecay=config["physics"]["subdecay"],
         modes=MODES,
-        code=code_hash("fitting", "generation"),
+        code=code_hash("fitting", "generation", "validation"),
     message:
         "Fidelity report: signal resolution and preselection efficiency"
     script:

@@ -82,13 +82,17 @@ class SamplingTable:
         sizes = rng.poisson(self.nu, n_toys) if self.nu > 0 else np.zeros(n_toys, np.int64)
         offsets = np.zeros(n_toys + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
-        u = rng.random(int(offsets[-1]))
+        return self.masses(rng.random(int(offsets[-1]))), offsets
+
+    def masses(self, u: np.ndarray) -> np.ndarray:
+        """Masses (GeV) for uniform numbers ``u`` in [0, 1) by the inverse of the cdf table."""
+        u = np.ascontiguousarray(u, dtype=float)
         x = np.empty(u.size)
         if u.size:
             step = (self.edges[-1] - self.edges[0]) / (self.edges.size - 1)
             _inverse_cdf(u, float(self.edges[0]), step, self.cum, self.guide, x)
             np.clip(x, self.edges[0], self.edges[-1], out=x)
-        return x, offsets
+        return x
 
 
 def sampling_table(

@@ -109,7 +109,7 @@ import numpy as np
 from scipy import stats
 
 from alpscan.fitting.batched import WindowModel, fit_batch
-from alpscan.fitting.toys import _inverse_cdf, asimov_data, fit_dataset, sampling_table
+from alpscan.fitting.toys import asimov_data, fit_dataset, sampling_table
 from alpscan.stats.cls import N_SIGMA, qmu_tilde
 from alpscan.stats.limits import profile_curve, yield_limits
 
@@ -334,17 +334,6 @@ def _efficiency_scale(u: np.ndarray, sigma_eff: float) -> np.ndarray:
     return np.clip(theta, np.finfo(float).tiny, None)
 
 
-def _masses(table, u: np.ndarray) -> np.ndarray:
-    """Masses (GeV) from uniforms by the inverse cdf of a sampling table."""
-    x = np.empty(u.size)
-    if u.size:
-        step = (table.edges[-1] - table.edges[0]) / (table.edges.size - 1)
-        _inverse_cdf(np.ascontiguousarray(u), float(table.edges[0]), step, table.cum,
-                     table.guide, x)  # fmt: skip
-        np.clip(x, table.edges[0], table.edges[-1], out=x)
-    return x
-
-
 def _offsets(sizes: np.ndarray) -> np.ndarray:
     off = np.zeros(sizes.size + 1, dtype=np.int64)
     np.cumsum(sizes, out=off[1:])
@@ -358,7 +347,7 @@ def _b_toys(root, chunk, n_rows, table_null):
     """b-only toys of one chunk: masses and offsets."""
     u = _toy_uniforms(root, _R_B_TOY, chunk, n_rows, 1)
     sizes = _poisson_quantile(u[:, 0], table_null.nu)
-    x = _masses(table_null, _event_uniforms(root, _R_B_MASS, chunk, sizes))
+    x = table_null.masses(_event_uniforms(root, _R_B_MASS, chunk, sizes))
     return x, _offsets(sizes)
 
 
@@ -379,7 +368,7 @@ def _sb_toys(root, chunk, n_rows, s, sigma_eff, table_s, table_sig):
     """
     u = _toy_uniforms(root, _R_SB_TOY, chunk, n_rows, 3)
     sizes = _poisson_quantile(u[:, 0], table_s.nu)
-    x = _masses(table_s, _event_uniforms(root, _R_SB_MASS, chunk, sizes))
+    x = table_s.masses(_event_uniforms(root, _R_SB_MASS, chunk, sizes))
     if sigma_eff <= 0:
         return x, _offsets(sizes)
     theta = _efficiency_scale(u[:, 1], sigma_eff)
@@ -398,7 +387,7 @@ def _sb_toys(root, chunk, n_rows, s, sigma_eff, table_s, table_sig):
     # Superposition (θ > 1): toy b = its kept base events, then its extra events.
     n_extra = _poisson_quantile(u[:, 2], s * np.clip(theta - 1.0, 0.0, None))
     if np.any(n_extra > 0):
-        xe = _masses(table_sig, _event_uniforms(root, _R_SB_SIGNAL, chunk, n_extra))
+        xe = table_sig.masses(_event_uniforms(root, _R_SB_SIGNAL, chunk, n_extra))
         off = _offsets(sizes + n_extra)
         off_b, off_e = _offsets(sizes), _offsets(n_extra)
         toy_b = np.repeat(np.arange(n_rows), sizes)

@@ -1,0 +1,1 @@
+"""Validation of the toy simulation against the paper (fidelity report)."""
