@@ -24,7 +24,7 @@ What it shows (numbers in the README):
   constraint gives a few MeV there.  The kinematic fit (optimal) and the recoil
   estimator (not optimal) agree on this scale.
 * The shape of σ_R(m_a) does not depend on the resolution scale: σ_R(4.5)/σ_R(1.9)
-  after the fit is 0.22–0.35 in every variant, and 0.92 in the paper.
+  after the fit is 0.27–0.37 in every variant, and 0.92 in the paper.
 * Tripling the track or photon position resolution, or doubling the photon energy
   resolution, leaves the 4.5 GeV value far below the paper's 17.9 MeV.  No physical
   detector setting of the toy reaches it.  With an exact M(Kγγ) = m_B fit and the

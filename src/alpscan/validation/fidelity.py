@@ -13,8 +13,8 @@ Why the toy's σ_R after the fit is far below the paper's at high mass (3 vs 17.
 4.5 GeV).  Once M(Kγγ) = m_B holds exactly, m_a² = m_B² + m_K² − 2 m_B E*_K, so m_a is
 fixed by the kaon energy in the B frame.  Its error is ≈ (m_B/m_a)·|p*_K|·δβ_B, and
 p*_K → 0 at the end point.  ``benchmarks/resolution_sensitivity.py`` shows this.
-Tripling every resolution of the toy leaves the 4.5 GeV value at 9 MeV.
-σ_R(4.5)/σ_R(1.9) stays 0.22–0.35 for every resolution setting, against 0.92 in the
+Tripling every resolution of the toy leaves the 4.5 GeV value at 10 MeV.
+σ_R(4.5)/σ_R(1.9) stays 0.27–0.37 for every resolution setting, against 0.92 in the
 paper.  So the paper's high-mass σ_R cannot come from an exact B-mass-constrained fit with
 the spec's resolutions, and the toy does not tune one in by hand.
 """
