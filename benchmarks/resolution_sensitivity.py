@@ -9,13 +9,13 @@ Each variant multiplies one of these resolutions by a factor.  Then:
 
 * ``raw``: M_γγ of the measured photons;
 * ``kinfit``: M_γγ after :func:`alpscan.physics.kinfit.fit_b_mass_constraint`;
-* ``recoil``: an estimator that shares no code with the kinematic fit.  Once
-  M(Kγγ) = m_B holds exactly, m_a² = m_B² + m_K² − 2 m_B E*_K (E*_K is the kaon energy
-  in the B frame).  Here E*_K = K·B / m_B, with B = (√(|p_B|² + m_B²), p_B) and the
-  measured p_B = p_K + p_γ1 + p_γ2.
+* ``recoil``: :func:`alpscan.validation.fidelity.m_a_from_b_mass`, an estimator that
+  shares no code with the kinematic fit.  Once M(Kγγ) = m_B holds exactly,
+  m_a² = m_B² + m_K² − 2 m_B E*_K (E*_K is the kaon energy in the B frame); it takes
+  E*_K = K·B / m_B with B = (√(|p_B|² + m_B²), p_B) from the measured momenta.
 
 A DSCB is fitted to each distribution, as in the fidelity report
-(:func:`alpscan.generation.fidelity.fit_signal_peak`).
+(:func:`alpscan.validation.fidelity.fit_signal_peak`).
 
 What it shows (numbers in the README):
 
@@ -44,7 +44,7 @@ import numpy as np
 import yaml
 
 from alpscan.generation import detector as det
-from alpscan.validation.fidelity import fit_signal_peak
+from alpscan.validation.fidelity import fit_signal_peak, m_a_from_b_mass
 from alpscan.physics import kinematics as kin
 from alpscan.physics.constants import mass_gev
 from alpscan.physics.kinfit import PhotonMeasurement, fit_b_mass_constraint
@@ -99,13 +99,6 @@ def measure_photon(rng, g_lab, f_position, f_energy):
     )
 
 
-def recoil_mass_gev(k_p4, p_b3, m_b):
-    """m_a from an exact B mass: m_a² = m_B² + m_K² − 2 K·B, B = (√(|p_B|²+m_B²), p_B)."""
-    e_b = np.sqrt(np.sum(p_b3**2, axis=1) + m_b**2)
-    k_dot_b = k_p4[:, 0] * e_b - np.sum(k_p4[:, 1:] * p_b3, axis=1)
-    return np.sqrt(np.clip(m_b**2 + kin.mass2(k_p4) - 2.0 * k_dot_b, 0.0, None))
-
-
 def resolution_point(rng, n, m_a, cfg, f_track, f_position, f_energy):
     """σ_R (MeV) of the raw, kinematic-fit and recoil M_γγ at one mass and variant."""
     m_b, m_k = mass_gev("B+"), mass_gev("K+")
@@ -120,7 +113,7 @@ def resolution_point(rng, n, m_a, cfg, f_track, f_position, f_energy):
     g_raw = p1.four_vector() + p2.four_vector()
     masses = {"raw": kin.mass(g_raw), "kinfit": kin.mass(fit.gamma1_p4 + fit.gamma2_p4)}
     if m_a >= RECOIL_MIN_MASS_GEV:
-        masses["recoil"] = recoil_mass_gev(k_meas, k_meas[:, 1:] + g_raw[:, 1:], m_b)
+        masses["recoil"] = m_a_from_b_mass(k_meas, k_meas[:, 1:] + g_raw[:, 1:], m_b)
     out = {"converged_fraction": float(ok.mean()), "sigma_r_recoil_mev": float("nan")}
     for key, m in masses.items():
         res = fit_signal_peak(m[ok], m_a)

@@ -21,6 +21,7 @@ from alpscan.physics.kinfit import (
     photon_four_vector,
     unpack_parameters,
 )
+from alpscan.validation.fidelity import m_a_from_b_mass
 
 M_B = mass_gev("B+")
 M_K = mass_gev("K+")
@@ -188,13 +189,17 @@ def test_chi2_equals_quadratic_form(smeared_fit):
     assert np.all(np.abs(vd) <= 1e-8 * scale.sum(axis=1, keepdims=True))
 
 
-def test_mgg_resolution_improves_for_heavy_alp():
-    rng = np.random.default_rng(4)
-    n = 10_000
-    m_a = 4.0
+def _fit_fixed_mass(seed, n, m_a):
+    """Smeared B⁺ → K⁺a (a → γγ) events at one m_a, fitted: (result, K p3, γ1, γ2)."""
+    rng = np.random.default_rng(seed)
     k, g1, g2 = _truth(rng, n, m_a)
     k_p3, cov, p1, p2 = _measure(rng, k, g1, g2)
-    res = fit_b_mass_constraint(k_p3, M_K, cov, p1, p2, M_B)
+    return fit_b_mass_constraint(k_p3, M_K, cov, p1, p2, M_B), k_p3, p1, p2
+
+
+def test_mgg_resolution_improves_for_heavy_alp():
+    m_a = 4.0
+    res, *_ = _fit_fixed_mass(4, 10_000, m_a)
     ok = res.converged
     before = m_gg_before_fit(res)[ok] - m_a
     after = m_gg_after_fit(res)[ok] - m_a
@@ -213,24 +218,27 @@ def test_heavy_alp_resolution_at_least_as_good_as_b_mass_recoil():
     from the measured momenta shares no code with the fit.  The fit uses the same
     information optimally, so its M_γγ must be at least as sharp (and far sharper than
     the raw M_γγ)."""
-    rng = np.random.default_rng(11)
-    n = 20_000
     m_a = 4.5
-    k, g1, g2 = _truth(rng, n, m_a)
-    k_p3, cov, p1, p2 = _measure(rng, k, g1, g2)
-    res = fit_b_mass_constraint(k_p3, M_K, cov, p1, p2, M_B)
+    res, k_p3, p1, p2 = _fit_fixed_mass(11, 20_000, m_a)
     ok = res.converged
     assert ok.mean() > 0.99
-    k4 = kin.four_vector(M_K, k_p3)
     p_b = k_p3 + p1.four_vector()[:, 1:] + p2.four_vector()[:, 1:]
-    e_b = np.sqrt(np.sum(p_b**2, axis=1) + M_B**2)
-    k_dot_b = k4[:, 0] * e_b - np.sum(k4[:, 1:] * p_b, axis=1)
-    recoil = np.sqrt(M_B**2 + M_K**2 - 2.0 * k_dot_b)
+    recoil = m_a_from_b_mass(kin.four_vector(M_K, k_p3), p_b, M_B)
     w_fit = _half_width_68(m_gg_after_fit(res)[ok] - m_a)
     w_recoil = _half_width_68(recoil[ok] - m_a)
     w_raw = _half_width_68(m_gg_before_fit(res)[ok] - m_a)
     assert w_fit <= 1.05 * w_recoil
     assert w_recoil < 0.3 * w_raw
+
+
+def test_b_mass_recoil_is_exact_for_true_momenta():
+    rng = np.random.default_rng(12)
+    m_a = rng.uniform(0.2, 4.6, 1000)
+    k, g1, g2 = _truth(rng, 1000, m_a)
+    p_b = (k + g1 + g2)[:, 1:]
+    np.testing.assert_allclose(m_a_from_b_mass(k, p_b, M_B), m_a, rtol=0, atol=1e-9)
+    # a wrong B mass hypothesis shifts it
+    assert np.all(np.abs(m_a_from_b_mass(k, p_b, M_B + 0.01) - m_a) > 1e-3)
 
 
 def test_measurement_at_truth_returns_itself():
