@@ -24,7 +24,7 @@ import yaml
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.workflow  # deselected by default (pyproject addopts); CI: pytest -m workflow
 
 GENERATION = {"generate_sample", "fidelity"}
 MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "calibrate", "calibration_closure",
