@@ -5,6 +5,7 @@ Damaged or missing files raise ``ValueError`` naming the file."""
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pyarrow as pa
@@ -12,10 +13,19 @@ import pyarrow.parquet as pq
 
 
 def write_parquet(frame: pd.DataFrame, path: str, meta: dict) -> None:
-    """Write ``frame`` with ``meta`` (JSON) in the parquet schema metadata ``alpscan``."""
+    """Write ``frame`` with ``meta`` (JSON) in the parquet schema metadata ``alpscan``.
+
+    The file is written next to ``path`` and moved into place, so a failure leaves an
+    existing ``path`` untouched and never a truncated file."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"alpscan": json.dumps(meta).encode()})
-    pq.write_table(table, path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def read_metadata(path: str) -> dict:

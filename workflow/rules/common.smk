@@ -14,6 +14,7 @@ from alpscan.configuration import (
     validate_config,
 )
 from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
+from alpscan.ntuples import check_inputs, input_files
 
 # nested --config values arrive as strings (YAML BaseLoader): read them as YAML does
 retype_command_line_config(config, workflow.config_settings.config)
@@ -27,6 +28,10 @@ check_config(config)
 MODES = list(config["modes"])
 ALL_SAMPLES = sample_names("Kp")  # the same list for every mode
 SELECTED_SAMPLES = [s for s in ALL_SAMPLES if s != "signal_uniform"]
+# external ntuples (config inputs): files, columns, types and metadata checked now,
+# before any job runs; these samples are imported instead of generated
+check_inputs(config["inputs"], MODES, ALL_SAMPLES)
+IMPORTED = {(m, s) for m, samples in config["inputs"].items() for s in samples}
 
 
 def code_hash(*packages):
@@ -72,6 +77,20 @@ def generation_config(wildcards):
         "luminosity": luminosity,
         "physics": config["physics"],
     }
+
+
+def import_files(wildcards):
+    """External files of an imported sample; for a generated one a path no rule makes,
+    so Snakemake falls back to generate_sample (ruleorder in generation.smk)."""
+    if (wildcards.mode, wildcards.sample) not in IMPORTED:
+        return [f"<{wildcards.mode}/{wildcards.sample} is generated, not imported>"]
+    return input_files(config["inputs"][wildcards.mode][wildcards.sample])
+
+
+def import_regex(position):
+    """Wildcard constraint of import_sample: the imported modes (0) or samples (1)."""
+    names = sorted({key[position] for key in IMPORTED})
+    return "|".join(names) if names else "(?!)"
 
 
 def generation_outputs():

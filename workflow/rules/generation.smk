@@ -25,6 +25,39 @@ rule generate_sample:
         "../../scripts/generate_sample.py"
 
 
+# A sample listed in config inputs is read from external ntuples instead (README,
+# "Bring your own ntuples"): same outputs, so every later stage runs unchanged.
+ruleorder: import_sample > generate_sample
+
+
+rule import_sample:
+    input:
+        import_files,
+    output:
+        candidates="results/generation/{mode}/{sample}.parquet",
+        pairs="results/generation/{mode}/{sample}_pairs.parquet",
+    wildcard_constraints:
+        mode=import_regex(0),
+        sample=import_regex(1),
+    log:
+        "logs/generation/{mode}/{sample}.import.log",
+    benchmark:
+        "results/benchmarks/generation/{mode}/{sample}.import.tsv"
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(3000),
+        runtime="30m",
+    params:
+        spec=lambda wildcards: config["inputs"][wildcards.mode][wildcards.sample],
+        code=code_hash("ntuples.py", "ntuple_schema.py", "io.py"),
+    message:
+        "Importing external ntuples of {wildcards.sample} for mode {wildcards.mode}"
+    script:
+        "../../scripts/import_sample.py"
+
+
 rule fidelity:
     input:
         signal=expand("results/generation/{mode}/signal_prompt.parquet", mode=MODES),
