@@ -238,3 +238,54 @@ def test_resume_after_kill_recomputes_only_unfinished_and_matches(completed_run,
             ["limits/gaw.parquet", "limits/toy_cls.parquet"]:
         pd.testing.assert_frame_equal(pd.read_parquet(work / "results" / rel),
                                       pd.read_parquet(completed_run / "results" / rel), check_exact=True)
+
+
+# Samples of the Kp mode the bring-your-own-ntuples test imports from ROOT files: the
+# data (with its calibration component labels), the prompt signal (efficiencies from
+# n_generated) and a peaking simulation (truth and photon pairs).  None is a training
+# input, so only scoring, selection, signal model, scan and limits rerun.
+BYO_SAMPLES = ("data", "signal_prompt", "peaking_pi0")
+SELECTED_KP = BYO_SAMPLES + ("continuum_uu", "bb_charged", "offres_data")
+
+
+def reimport_as_root(run_dir, work):
+    """Copy a completed run to ``work``, replace the generated :data:`BYO_SAMPLES` of Kp by
+    ROOT files with other branch names, run the Kp selection and limits through
+    ``inputs:``; returns the Snakemake output."""
+    from .ntuple_helpers import input_spec, write_root_sample
+
+    from alpscan.io import read_metadata
+
+    shutil.copytree(run_dir, work, symlinks=True)
+    (work / "ntuples").mkdir()
+    inputs = {"Kp": {}}
+    for sample in BYO_SAMPLES:
+        path = work / "results" / "generation" / "Kp" / f"{sample}.parquet"
+        pairs_path = path.with_name(f"{sample}_pairs.parquet")
+        cands, pairs = pd.read_parquet(path), pd.read_parquet(pairs_path)
+        write_root_sample(cands, pairs, work / "ntuples" / f"Kp_{sample}.root")
+        inputs["Kp"][sample] = input_spec(f"ntuples/Kp_{sample}*.root", cands, pairs, read_metadata(str(path)))
+        path.unlink()
+        pairs_path.unlink()
+    cmd = snakemake_cmd(work, extra_config={"inputs": inputs})
+    cmd[3:3] = [f"results/selection/Kp/{s}.parquet" for s in SELECTED_KP] + ["results/scan/Kp.parquet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    return proc.stdout + proc.stderr
+
+
+def compare_with_toy_run(run_dir, work):
+    """Selected Kp samples and Kp limits of ``work`` equal those of ``run_dir``."""
+    for name in [f"selection/Kp/{s}.parquet" for s in SELECTED_KP] + ["scan/Kp.parquet", "scan/Kp_fit.parquet"]:
+        mine, toy = pd.read_parquet(work / "results" / name), pd.read_parquet(run_dir / "results" / name)
+        pd.testing.assert_frame_equal(mine, toy, check_exact=True, obj=name)
+
+
+def test_external_root_ntuples_reproduce_the_toy_run(completed_run, tmp_path):
+    """Issue 18: the toy's Kp samples written to ROOT with other names and read back
+    through ``inputs:`` give selected samples and limits identical to the toy run."""
+    work = tmp_path / "byo"
+    out = reimport_as_root(completed_run, work)
+    assert out.count("Importing external ntuples") == len(BYO_SAMPLES), out[-3000:]
+    assert "rule generate_sample" not in out and "Generating and reconstructing" not in out
+    compare_with_toy_run(completed_run, work)

@@ -36,13 +36,13 @@ rule import_sample:
     output:
         candidates="results/generation/{mode}/{sample}.parquet",
         pairs="results/generation/{mode}/{sample}_pairs.parquet",
-    wildcard_constraints:
-        mode=import_regex(0),
-        sample=import_regex(1),
     log:
         "logs/generation/{mode}/{sample}.import.log",
     benchmark:
         "results/benchmarks/generation/{mode}/{sample}.import.tsv"
+    wildcard_constraints:
+        mode=import_regex(0),
+        sample=import_regex(1),
     conda:
         "../../envs/alpscan.yaml"
     threads: 1
