@@ -85,7 +85,7 @@ CANDIDATE_COLUMNS: tuple[Column, ...] = (
     Column("cos_hel_b", _F, "", "always", None, "helicity cosine of the a in the B rest frame"),
     Column("gamma_energy_asym", _F, "", "always", None, "|E1 - E2| / (E1 + E2) of the candidate photons (c.m.)"),
     Column("r2", _F, "", "always", None, f"R2 = H2/H0 of all particles, {_SHAPE}"),
-    Column("thrust_b", _F, "", "always", None, f"thrust of the B-candidate particles, {_SHAPE}"),
+    Column("thrust_b", _F, "", "optional", float("nan"), "thrust of the B-candidate particles (read by no stage)"),
     Column("roe_thrust", _F, "", "always", None, f"thrust of the rest of event, {_SHAPE}"),
     Column("cos_thrust_b_roe", _F, "", "always", None, f"|cos| between the B and ROE thrust axes, {_SHAPE}"),
     Column("cos_thrust_b_z", _F, "", "always", None, f"|cos| between the B thrust axis and z, {_SHAPE}"),
@@ -156,11 +156,30 @@ def needed(column: Column, sample: str) -> bool:
     return column.requirement == "always" or (column.requirement == "simulation" and sample not in DATA_SAMPLES)
 
 
-def _table(cols: tuple[Column, ...]) -> list[str]:
-    lines = ["| column | type | unit | requirement | fill | description |", "| --- | --- | --- | --- | --- | --- |"]
+def classifier_inputs() -> dict[str, list[str]]:
+    """Schema column -> the classifiers that take it as an input variable, read from the
+    variable lists of :mod:`alpscan.mva` (imported here only, so parsing the workflow does
+    not load the MVA code)."""
+    from alpscan.mva.features import CS1_VARIABLES, CS2_VARIABLES, XSGAMMA_VARIABLES
+    from alpscan.mva.veto import VETO_FEATURES
+
+    veto = {v.replace("_a", "_gamma1") for v in VETO_FEATURES if v.endswith("_a")}
+    veto |= {v.replace("_gamma1", "_gamma2") for v in veto} | set(VETO_FEATURES)
+    out: dict[str, list[str]] = {}
+    for name, variables in (("CS1", CS1_VARIABLES), ("CS2", CS2_VARIABLES), ("Xs-gamma BDT", XSGAMMA_VARIABLES),
+                            ("pi0/eta veto", veto)):
+        for v in variables:
+            out.setdefault(v, []).append(name)
+    return out
+
+
+def _table(cols: tuple[Column, ...], used: dict[str, list[str]]) -> list[str]:
+    lines = ["| column | type | unit | requirement | fill | classifier input | description |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in cols:
         fill = "" if c.fill is None else str(c.fill)
-        lines.append(f"| `{c.name}` | {c.dtype} | {c.unit} | {c.requirement} | {fill} | {c.description} |")
+        lines.append(f"| `{c.name}` | {c.dtype} | {c.unit} | {c.requirement} | {fill} | "
+                     f"{', '.join(used.get(c.name, []))} | {c.description} |")
     return lines
 
 
@@ -182,6 +201,14 @@ Requirement: **always** — every external sample must provide the column;
 **simulation** — generator truth, required for simulated samples and filled with `fill`
 for the data samples (`data`, `offres_data`); **derived** — computed from the metadata
 when absent; **optional** — read by no stage, filled with `fill` when absent.
+"Classifier input" is read from the variable lists of `alpscan.mva` (CS1, CS2, the
+X_s-gamma BDT, the pi0/eta veto, whose `*_a` variables are the candidate photon's
+`*_gamma1`/`*_gamma2`).  Beyond them the stages read `m_gg` (mass regions, signal
+model, scan, limits), `m_gg_raw` (fidelity report), `weight`, `component` (efficiencies
+per metadata component, off-resonance calibration), `uid` (training/fit split) and
+`event_id` (the veto's join with the pair table).  `mbc`, `delta_e`, `chi2_kinfit` and
+`kinfit_ok` describe the B-candidate preselection, which the candidates must already
+pass (the toy applies it when it generates; config `preselection`).
 Types: an external column may be any numeric type of the same kind (integers are
 accepted for float columns, integers for booleans); strings, jagged arrays and objects
 are rejected.
@@ -190,8 +217,9 @@ are rejected.
 
 def schema_markdown() -> str:
     """Full text of ``docs/ntuple-schema.md``."""
-    lines = [SCHEMA_MARKDOWN_HEADER, "## Candidate table", "", *_table(CANDIDATE_COLUMNS), "",
-             "## Photon-pair table", "", *_table(PAIR_COLUMNS), "", "## Per-sample metadata", "",
+    used = classifier_inputs()
+    lines = [SCHEMA_MARKDOWN_HEADER, "## Candidate table", "", *_table(CANDIDATE_COLUMNS, used), "",
+             "## Photon-pair table", "", *_table(PAIR_COLUMNS, used), "", "## Per-sample metadata", "",
              "Written as JSON under the parquet schema-metadata key `alpscan`: "
              "`{mode, sample, components: [...], source, files}`.  Each component "
              "(one generator configuration: one signal mass point, one continuum flavour, ...) "
