@@ -252,9 +252,9 @@ def reimport_as_root(run_dir, work):
     """Copy a completed run to ``work``, replace the generated :data:`BYO_SAMPLES` of Kp by
     ROOT files with other branch names, run the Kp selection and limits through
     ``inputs:``; returns the Snakemake output."""
-    from .ntuple_helpers import input_spec, write_root_sample
-
     from alpscan.io import read_metadata
+
+    from .ntuple_helpers import input_spec, write_root_sample
 
     shutil.copytree(run_dir, work, symlinks=True)
     (work / "ntuples").mkdir()
@@ -275,8 +275,15 @@ def reimport_as_root(run_dir, work):
 
 
 def compare_with_toy_run(run_dir, work):
-    """Selected Kp samples and Kp limits of ``work`` equal those of ``run_dir``."""
+    """Selected Kp samples and Kp limits of ``work`` equal those of ``run_dir`` (and were
+    recomputed from the imported samples, not copied)."""
+    from alpscan.io import read_metadata
+
+    for sample in BYO_SAMPLES:
+        assert read_metadata(str(work / "results" / "generation" / "Kp" / f"{sample}.parquet"))["source"] == "external"
+    imported = max((work / "ntuples").iterdir(), key=lambda p: p.stat().st_mtime).stat().st_mtime
     for name in [f"selection/Kp/{s}.parquet" for s in SELECTED_KP] + ["scan/Kp.parquet", "scan/Kp_fit.parquet"]:
+        assert (work / "results" / name).stat().st_mtime > imported, name
         mine, toy = pd.read_parquet(work / "results" / name), pd.read_parquet(run_dir / "results" / name)
         pd.testing.assert_frame_equal(mine, toy, check_exact=True, obj=name)
 
