@@ -3,11 +3,12 @@
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.physics.constants import mass_gev
-from alpscan.plotting.paper import babar_gaw_curve, plot_gaw_comparison, plot_gaw_limit
+from alpscan.plotting.paper import babar_gaw_curve, plot_gaw_comparison, plot_gaw_limit, veto_windows
 from alpscan.plotting.style import save
 
 setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
 gaw = read_parquet(inp.gaw)
-save(plot_gaw_limit(gaw, [tuple(v) for v in par.vetoes], mass_gev("etac")), out.limit)
-save(plot_gaw_comparison(gaw, babar_gaw_curve(inp.babar), vetoes=[tuple(v) for v in par.vetoes]), out.comparison)
+vetoes = veto_windows(par.vetoes, par.m_start)
+save(plot_gaw_limit(gaw, vetoes, mass_gev("etac")), out.limit)
+save(plot_gaw_comparison(gaw, babar_gaw_curve(inp.babar), vetoes=vetoes), out.comparison)

@@ -7,6 +7,7 @@ import pandas as pd
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.stats.look_elsewhere import scan_global_significance
+from alpscan.summary import n_failed_fits
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 par = snakemake.params  # noqa: F821
@@ -19,7 +20,7 @@ for mode, out in zip(par.modes, snakemake.output.scans):  # noqa: F821
     curves.append(ok["significance"].to_numpy())
     best = ok.loc[ok["significance"].idxmax()] if len(ok) else None
     summary["modes"][mode] = {
-        "n_points": int(len(table)), "n_failed_fits": int((~table["fit_ok"]).sum()),
+        "n_points": int(len(table)), "n_failed_fits": n_failed_fits(table),
         "max_local_significance": None if best is None else float(best["significance"]),
         "m_a_at_max_gev": None if best is None else float(best["m_a"]),
     }

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["build_summary", "validate_summary", "limit_summary", "clean_json"]
+__all__ = ["build_summary", "validate_summary", "limit_summary", "clean_json", "failed_fits",
+           "n_failed_fits"]
 
 
 def clean_json(obj):
@@ -33,6 +34,29 @@ def clean_json(obj):
     if isinstance(obj, (np.floating, float)):
         return float(obj) if math.isfinite(float(obj)) else None
     return obj
+
+
+def failed_fits(table: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of a fit table whose ``fit_ok`` is False or missing.
+
+    The one definition of a failed fit behind every count of them: ``n_failed_fits`` of
+    ``results/scan/significance.json`` (hence ``summary.json``), the toy counts of the
+    summary and the "failed fits" legend of Fig. 3 (:func:`alpscan.plotting.paper.plot_scan`).
+
+    Raises
+    ------
+    ValueError
+        If ``table`` has no ``fit_ok`` column.
+    """
+    if "fit_ok" not in table.columns:
+        raise ValueError(f"fit table has no 'fit_ok' column; has {list(table.columns)}")
+    ok = table["fit_ok"]
+    return ~np.array([bool(v) if pd.notna(v) else False for v in ok], dtype=bool)
+
+
+def n_failed_fits(table: pd.DataFrame) -> int:
+    """Number of failed fits of a fit table (:func:`failed_fits`)."""
+    return int(np.sum(failed_fits(table)))
 
 
 def _finite(s: pd.Series) -> pd.Series:
@@ -136,7 +160,7 @@ def build_summary(
             "mean_bias": _finite(t["bias"]).mean(),
             "mean_pull_width": _finite(t["pull_width"]).mean(),
             "n_points": int(len(t)),
-            "n_failed": int((~t["fit_ok"].astype(bool)).sum()),
+            "n_failed": n_failed_fits(t),
         }
         for mode, t in toys.items()
     }

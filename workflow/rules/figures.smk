@@ -40,6 +40,7 @@ rule figure_mgg:
 rule figure_scan:
     input:
         scans=expand("results/scan/{mode}.parquet", mode=MODES),
+        fits=expand("results/scan/{mode}_fit.parquet", mode=MODES),
     output:
         scan=report(
             "results/figures/scan_yield_significance.png",
@@ -62,6 +63,7 @@ rule figure_scan:
     params:
         modes=MODES,
         vetoes=config["scan"]["vetoes_gev"],
+        m_start=config["scan"]["m_start_gev"],
         code=code_hash("plotting"),
     message:
         "Figure 3 and the branching-fraction limits"
@@ -94,6 +96,7 @@ rule figure_gaw:
         runtime="10m",
     params:
         vetoes=config["scan"]["vetoes_gev"],
+        m_start=config["scan"]["m_start_gev"],
         code=code_hash("plotting", "physics"),
     message:
         "Figures 4 and 5: the g_aW limit"

@@ -8,31 +8,40 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from alpscan.plotting.style import label, save, use_style
+from alpscan.plotting.style import experiment_label, label, save, tight_layout_below_label, use_style
 
 SCORES = (("cs1", "CS1"), ("cs2", "CS2"), ("p_pi0", "P($\\pi^0$)"), ("p_eta", "P($\\eta$)"), ("xsg", "$X_s\\gamma$ BDT"))
+
+
+def _mode_label(mode: str) -> str:
+    from alpscan.plotting.paper import MODE_LABELS
+
+    return MODE_LABELS.get(mode, mode)
 
 
 def score_distributions(signal: dict, background: dict, path) -> None:
     """Grid of normalised score histograms: rows = modes, columns = classifiers."""
     use_style()
     modes = list(signal)
-    fig, axes = plt.subplots(len(modes), len(SCORES), figsize=(4 * len(SCORES), 3.2 * len(modes)), squeeze=False)
+    fig, axes = plt.subplots(len(modes), len(SCORES), figsize=(4 * len(SCORES), 3.4 * len(modes)), squeeze=False)
     bins = np.linspace(0, 1, 26)
     for i, mode in enumerate(modes):
         for j, (col, name) in enumerate(SCORES):
             ax = axes[i, j]
             s, b = signal[mode], background[mode]
-            ax.hist(s[col], bins, density=True, histtype="step", lw=1.5, label="signal")
-            ax.hist(b[col], bins, weights=b["weight_fit"], density=True, histtype="stepfilled", alpha=0.4,
-                    label="background")
+            hs = ax.hist(s[col], bins, density=True, histtype="step", lw=1.5, label="signal")[0]
+            hb = ax.hist(b[col], bins, weights=b["weight_fit"], density=True, histtype="stepfilled",
+                         alpha=0.4, label="background")[0]
             ax.set_yscale("log")
+            top = max(np.max(hs), np.max(hb), 1.0)
+            positive = np.concatenate([hs[hs > 0], hb[hb > 0]])
+            ax.set_ylim(0.5 * positive.min() if positive.size else 1e-2, top * 30)  # room for the title row
             ax.set_xlabel(name, fontsize="small")
-            ax.set_title(mode, fontsize="small")
-            if i == 0 and j == 0:
-                ax.legend(fontsize="x-small")
-    label(axes[0, 0])
-    fig.tight_layout()
+            ax.set_ylabel("density" if j else f"{_mode_label(mode)}\ndensity", fontsize="small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize="small", frameon=False)
+    experiment_label(fig)
+    tight_layout_below_label(fig)
     save(fig, path)
 
 
@@ -40,7 +49,7 @@ def roc_curves(signal: dict, background: dict, path) -> None:
     """ROC curves (signal efficiency vs background rejection) per mode."""
     use_style()
     modes = list(signal)
-    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(modes), figsize=(4.8 * len(modes), 5.0), squeeze=False)
     for ax, mode in zip(axes[0], modes):
         s, b = signal[mode], background[mode]
         for col, name in SCORES:
@@ -50,52 +59,74 @@ def roc_curves(signal: dict, background: dict, path) -> None:
             w = np.concatenate([np.ones(len(s)) / len(s), b["weight_fit"] / b["weight_fit"].sum()])
             fpr, tpr, _ = roc_curve(y, x, sample_weight=w)
             ax.plot(tpr, 1 - fpr, label=name)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
         ax.set_xlabel("signal efficiency", fontsize="small")
         ax.set_ylabel("background rejection", fontsize="small")
-        ax.set_title(mode, fontsize="small")
-        ax.legend(fontsize="x-small")
-    label(axes[0, 0])
-    fig.tight_layout()
+        ax.set_title(_mode_label(mode), loc="right", fontsize="small")
+    # the curves bow towards (1, 1): the lower-left corner is empty
+    axes[0, 0].legend(fontsize="xx-small", loc="lower left")
+    experiment_label(fig)
+    tight_layout_below_label(fig)
     save(fig, path)
 
 
+CLOSURE_STYLES = {
+    "offres_sim_vs_data_before": ("o", "C0", "off-res. sim vs data, raw"),
+    "offres_sim_vs_data_after": ("s", "C1", "off-res. sim vs data, calibrated"),
+    "onres_continuum_sim_vs_true_tune_before": ("v", "C2", "on-res. sim vs true tune, raw"),
+    "onres_continuum_sim_vs_true_tune_after": ("^", "C3", "on-res. sim vs true tune, calibrated"),
+}
+
+
 def closure_figure(table: pd.DataFrame, path) -> None:
-    """χ²/ndf per CS variable and mode: before/after calibration."""
+    """χ²/ndf per CS variable and mode: before/after calibration.
+
+    One panel per mode side by side; the variables run down the (shared) y axis with
+    horizontal names, χ²/ndf on a log x axis, so the figure grows with the number of
+    variables instead of squashing the axes under rotated tick labels.
+    """
     use_style()
     modes = list(dict.fromkeys(table["mode"]))
-    fig, axes = plt.subplots(len(modes), 1, figsize=(14, 3.2 * len(modes)), squeeze=False)
-    styles = {
-        "offres_sim_vs_data_before": ("o", "off-res. sim vs data, raw"),
-        "offres_sim_vs_data_after": ("s", "off-res. sim vs data, calibrated"),
-        "onres_continuum_sim_vs_true_tune_before": ("v", "on-res. sim vs true tune, raw"),
-        "onres_continuum_sim_vs_true_tune_after": ("^", "on-res. sim vs true tune, calibrated"),
-    }
-    for ax, mode in zip(axes[:, 0], modes):
+    variables = list(dict.fromkeys(table["variable"]))
+    y = np.arange(len(variables))
+    fig, axes = plt.subplots(1, len(modes), figsize=(2.5 + 3.6 * len(modes), 2.8 + 0.3 * len(variables)),
+                             sharey=True, squeeze=False)
+    for ax, mode in zip(axes[0], modes):
         t = table[table["mode"] == mode]
-        variables = list(dict.fromkeys(t["variable"]))
-        x = np.arange(len(variables))
-        for comp, (marker, name) in styles.items():
+        for comp, (marker, colour, name) in CLOSURE_STYLES.items():
             c = t[t["comparison"] == comp].set_index("variable").reindex(variables)
-            ax.plot(x, c["chi2_ndf"], marker, label=name)
-        ax.axhline(1.0, color="grey", lw=1)
-        ax.set_yscale("log")
-        ax.set_xticks(x, variables, rotation=60, fontsize="x-small")
-        ax.set_ylabel(r"$\chi^2$/ndf", fontsize="small")
-        ax.set_title(mode, fontsize="small")
-    axes[0, 0].legend(fontsize="x-small", ncol=2)
-    label(axes[0, 0])
-    fig.tight_layout()
+            ax.plot(c["chi2_ndf"], y, marker, color=colour, ms=5, mfc="none" if "before" in comp else colour,
+                    label=name)
+        ax.axvline(1.0, color="grey", lw=1).set_gid("decoration")
+        ax.set_xscale("log")
+        ax.margins(x=0.08)
+        ax.set_yticks(y, variables, fontsize="x-small")
+        ax.set_ylim(len(variables) - 0.5, -0.5)
+        ax.set_xlabel(r"$\chi^2$/ndf", fontsize="small")
+        if ax is axes[0, 0]:
+            ax.set_ylabel("CS variable", fontsize="small")
+        ax.set_title(_mode_label(mode), loc="right", fontsize="small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize="x-small", frameon=False)
+    experiment_label(fig)
+    tight_layout_below_label(fig, legend_rows=2)
     save(fig, path)
 
 
 def efficiency_figure(eff: dict, path) -> None:
     """Final signal efficiency vs m_a per mode (``eff[mode] = (m_a, efficiency)``)."""
     use_style()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(8, 6))
+    top = 0.0
     for mode, (m, e) in eff.items():
-        ax.plot(m, 100 * np.asarray(e), "o-", label=mode)
+        e = 100 * np.asarray(e, dtype=float)
+        ax.plot(m, e, "o-", ms=4, label=_mode_label(mode))
+        top = max(top, float(np.nanmax(e)) if e.size else 0.0)
+    ax.set_ylim(0, 1.45 * top if top > 0 else 1.0)  # legend rows above the curves
     ax.set_xlabel(r"$m_a$ [GeV]")
     ax.set_ylabel("signal efficiency [%]")
-    ax.legend()
+    ax.legend(fontsize="x-small", loc="upper left", ncol=2)
     label(ax)
+    fig.tight_layout()
     save(fig, path)

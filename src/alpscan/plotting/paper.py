@@ -27,6 +27,7 @@ from scipy.stats import chi2
 from alpscan.physics.alp import gaw_for_br
 from alpscan.physics.constants import mass_gev
 from alpscan.plotting.style import use_style
+from alpscan.summary import failed_fits
 
 __all__ = [
     "MODE_ORDER",
@@ -39,6 +40,8 @@ __all__ = [
     "babar_gaw_curve",
     "plot_br_limits",
     "plot_toy_bias",
+    "veto_windows",
+    "incomplete_combination",
 ]
 
 #: Analysis modes in the order of the paper's figures.
@@ -49,6 +52,13 @@ MODE_LABELS = {
     "K0S": r"$B^0\to K^0_S\,a$",
     "Kst0": r"$B^0\to K^{*0}a$",
     "Kstp": r"$B^+\to K^{*+}a$",
+}
+#: Product of branching fractions limited per mode (the K⁰ mode: B(B⁰ → K⁰a), K_S → π⁺π⁻ in ε).
+BR_LABELS = {
+    "Kp": r"$\mathcal{B}(B^+\to K^+a)\,\mathcal{B}(a\to\gamma\gamma)$",
+    "K0S": r"$\mathcal{B}(B^0\to K^0a)\,\mathcal{B}(a\to\gamma\gamma)$",
+    "Kst0": r"$\mathcal{B}(B^0\to K^{*0}a)\,\mathcal{B}(a\to\gamma\gamma)$",
+    "Kstp": r"$\mathcal{B}(B^+\to K^{*+}a)\,\mathcal{B}(a\to\gamma\gamma)$",
 }
 #: Modes of a charged B (their peaking and X_sγ backgrounds are B⁺B⁻ events).
 CHARGED_MODES = ("Kp", "Kstp")
@@ -123,11 +133,50 @@ def _ordered_modes(modes) -> list[str]:
     return [m for m in MODE_ORDER if m in modes] + [m for m in modes if m not in MODE_ORDER]
 
 
+def veto_windows(vetoes, m_start_gev: float | None = None) -> list[tuple[float, float]]:
+    """The excluded M_γγ regions the paper shades: below the first scan mass (π⁰), then ``vetoes``.
+
+    Parameters
+    ----------
+    vetoes : sequence of (float, float)
+        Veto windows in GeV (config ``scan.vetoes_gev``: η and η′).
+    m_start_gev : float, optional
+        First scan mass (config ``scan.m_start_gev``, 0.160 GeV): the π⁰ region
+        ``[0, m_start_gev]`` is added in front.  ``None`` adds nothing.
+
+    Returns
+    -------
+    list of (float, float)
+        Windows in GeV, sorted by their lower edge.
+
+    Raises
+    ------
+    ValueError
+        For a window with ``lo >= hi`` or a non-positive ``m_start_gev``.
+    """
+    out = [(float(lo), float(hi)) for lo, hi in (vetoes or ())]
+    if m_start_gev is not None:
+        if not float(m_start_gev) > 0:
+            raise ValueError(f"scan.m_start_gev must be > 0, got {m_start_gev}")
+        out.append((0.0, float(m_start_gev)))
+    bad = [w for w in out if not w[0] < w[1]]
+    if bad:
+        raise ValueError(f"scan.vetoes_gev: windows need lo < hi, got {bad}")
+    return sorted(out)
+
+
 def _shade_vetoes(ax, vetoes, label: bool = True) -> None:
-    """Grey bands over the veto windows ``vetoes`` = [(lo, hi), ...] in GeV."""
+    """Grey bands (gid ``"veto"``) over the veto windows ``vetoes`` = [(lo, hi), ...] in GeV."""
     for i, (lo, hi) in enumerate(vetoes or ()):
-        ax.axvspan(lo, hi, color="grey", alpha=0.25, lw=0,
-                   label="veto" if label and i == 0 else None)
+        span = ax.axvspan(lo, hi, color="grey", alpha=0.25, lw=0,
+                          label="vetoes" if label and i == 0 else None)
+        span.set_gid("veto")
+
+
+def _x_from_zero(ax, vetoes) -> None:
+    """Start the mass axis at 0 when a veto band starts there (the π⁰ region), as in the paper."""
+    if any(lo <= 0.0 for lo, _ in (vetoes or ())):
+        ax.set_xlim(0.0, ax.get_xlim()[1])
 
 
 def _break_at_vetoes(x: np.ndarray, ys: list[np.ndarray], vetoes) -> tuple[np.ndarray, list]:
@@ -316,8 +365,12 @@ def _poisson_interval(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5)), n_bins=(90, 70),
-                   *, separate_other_b: bool = False):
+                   *, separate_other_b: bool = False, log_y=True):
     """Fig. 2: M_γγ of the selected candidates, pseudo-data over the stacked simulation.
+
+    The top of the stack carries a hatched band of its statistical uncertainty
+    (√Σw² per bin), and the legend states how many simulated candidates the panel holds,
+    so that a stack built from few, heavily weighted events is visible as such.
 
     Parameters
     ----------
@@ -333,6 +386,10 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
         Bins per panel (one value for all panels or one per panel).
     separate_other_b : bool
         Stack peaking and X_sγ samples separately instead of inside B⁺B⁻/B⁰B̄⁰.
+    log_y : bool or sequence of bool
+        Logarithmic count axis (one value for all panels or one per panel).  The default
+        (log) keeps the continuum visible beside the π⁰ peak, which exceeds it by two
+        orders of magnitude.
 
     Returns
     -------
@@ -343,38 +400,59 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
     bins = [int(n_bins)] * len(ranges) if np.ndim(n_bins) == 0 else [int(b) for b in n_bins]
     if len(bins) != len(ranges):
         raise ValueError(f"n_bins has {len(bins)} entries for {len(ranges)} ranges")
+    logs = [bool(log_y)] * len(ranges) if np.ndim(log_y) == 0 else [bool(v) for v in log_y]
+    if len(logs) != len(ranges):
+        raise ValueError(f"log_y has {len(logs)} entries for {len(ranges)} ranges")
     groups = group_sim(sim or {}, mode, separate_other_b)
     data = None if data_m is None else np.asarray(data_m, dtype=float).ravel()
     if data is not None:
         data = data[np.isfinite(data)]
     fig, axes = plt.subplots(1, len(ranges), figsize=(7.5 * len(ranges), 6), squeeze=False)
-    for i, (ax, (lo, hi), nb) in enumerate(zip(axes[0], ranges, bins)):
+    for i, (ax, (lo, hi), nb, log) in enumerate(zip(axes[0], ranges, bins, logs)):
         edges = np.linspace(lo, hi, nb + 1)
         bottom = np.zeros(nb)
+        sumw2 = np.zeros(nb)
+        n_raw = 0
         for group, (m, w) in groups.items():
             h, _ = np.histogram(m, edges, weights=w)
+            sumw2 += np.histogram(m, edges, weights=w * w)[0]
+            n_raw += int(np.sum((m >= lo) & (m <= hi)))
             name, colour = GROUPS[group]
             ax.stairs(bottom + h, edges, baseline=bottom.copy(), fill=True, color=colour,
                       label=name)
             bottom = bottom + h
+        err = np.sqrt(sumw2)
+        if np.any(bottom > 0):
+            ax.stairs(bottom + err, edges, baseline=np.clip(bottom - err, 0.0, None), fill=False,
+                      hatch="////", lw=0, color="0.35",
+                      label=f"sim. unc. ({n_raw} cand.)")
         n_data = 0
+        top = bottom + err
         if data is not None:
             n, _ = np.histogram(data, edges)
             n_data = int(n.sum())
             err_lo, err_hi = _poisson_interval(n)
             centres = 0.5 * (edges[1:] + edges[:-1])
-            ax.errorbar(centres, n, yerr=[n - err_lo, err_hi - n], fmt="ko", ms=3, lw=1,
-                        label="pseudo-data")
+            shown = n > 0 if log else np.ones(nb, dtype=bool)
+            ax.errorbar(centres[shown], n[shown], yerr=[(n - err_lo)[shown], (err_hi - n)[shown]],
+                        fmt="ko", ms=3, lw=1, label="pseudo-data")
+            top = np.maximum(top, err_hi * (n > 0))
         if n_data == 0 and not np.any(bottom > 0):
             _note(ax, "no candidates in range")
         ax.set_xlim(lo, hi)
-        ax.set_ylim(bottom=0)
-        _pad_y(ax, top=0.4, bottom=0.0)
+        positive = np.concatenate([bottom[bottom > 0], n[n > 0] if n_data else []])
+        if log and positive.size:
+            ax.set_yscale("log")
+            ax.set_ylim(0.5 * min(1.0, positive.min()), max(top.max(), 1.0))
+            # room for the legend (3 rows) above the highest bin
+            _pad_y(ax, top=0.75, bottom=0.0)
+        else:
+            ax.set_ylim(0, max(top.max(), 1.0) if top.size else 1.0)
+            _pad_y(ax, top=0.75, bottom=0.0)
         ax.set_xlabel(r"$M_{\gamma\gamma}$ [GeV]")
         ax.set_ylabel(f"candidates / ({1e3 * (hi - lo) / nb:.0f} MeV)")
         _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
-        if i == 0:
-            ax.legend(fontsize="x-small", loc="upper right")
+        _legend(ax, fontsize="x-small", loc="upper right", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -382,17 +460,41 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
 # --------------------------------------------------------------------------- Fig. 3
 
 
-def plot_scan(scans: dict, vetoes=()):
+def _scan_fit_failed(frame: pd.DataFrame, fits: pd.DataFrame | None) -> np.ndarray:
+    """Per row of ``frame``: did the scan fit fail?  From ``fits`` (the scan-fit table) when given.
+
+    The mask is :func:`alpscan.summary.failed_fits` of the scan-fit table, the same function
+    that counts ``n_failed_fits`` in ``significance.json`` and ``summary.json``; rows of
+    ``frame`` are matched to ``fits`` by ``m_a`` (rounded to 1 eV), and a mass missing from
+    ``fits`` counts as failed.  Without ``fits`` the ``fit_ok`` column of ``frame`` is used.
+    """
+    if fits is None:
+        return failed_fits(frame)
+    _require(fits, ("m_a", "fit_ok"), "scan fits")
+    failed = pd.Series(failed_fits(fits), index=np.round(_num(fits, "m_a"), 9))
+    failed = failed[~failed.index.duplicated()]
+    keys = np.round(_num(frame, "m_a"), 9)
+    return failed.reindex(keys).fillna(True).to_numpy(dtype=bool)
+
+
+def plot_scan(scans: dict, vetoes=(), fits: dict | None = None):
     """Fig. 3: fitted signal yield and local significance vs m_a, one row per mode.
 
     Parameters
     ----------
     scans : dict
         ``{mode: DataFrame}`` with columns ``m_a`` (GeV), ``n_sig_corrected`` and ``n_sig_err``
-        (events), ``significance`` (local, in σ) and optionally ``fit_ok``.  Points with
-        ``fit_ok`` False are not drawn but counted in the legend; non-finite values are skipped.
+        (events), ``significance`` (local, in σ) and optionally ``fit_ok``; non-finite values
+        are skipped.
     vetoes : sequence of (float, float)
-        Veto windows in GeV, shaded.
+        Veto windows in GeV, shaded (see :func:`veto_windows` for the π⁰ region).
+    fits : dict, optional
+        ``{mode: DataFrame}`` of the scan fits (``results/scan/{mode}_fit.parquet``: ``m_a``,
+        ``fit_ok``).  Points whose scan fit failed are not drawn and are counted in the
+        legend as "failed fits", with the same function (:func:`alpscan.summary.failed_fits`)
+        and table as ``n_failed_fits`` of ``summary.json``.  Points with a valid fit but no
+        bias-corrected yield (failed toy fit) are counted separately.  Without ``fits`` the
+        ``fit_ok`` column of ``scans`` decides.
 
     Returns
     -------
@@ -400,7 +502,7 @@ def plot_scan(scans: dict, vetoes=()):
     """
     use_style()
     modes = _ordered_modes(scans or {})
-    fig, axes = plt.subplots(max(len(modes), 1), 2, figsize=(15, 3.6 * max(len(modes), 1)),
+    fig, axes = plt.subplots(max(len(modes), 1), 2, figsize=(15, 3.8 * max(len(modes), 1)),
                              squeeze=False)
     if not modes:
         for ax in axes[0]:
@@ -411,10 +513,10 @@ def plot_scan(scans: dict, vetoes=()):
         ax_n, ax_s = row
         for ax in row:
             _shade_vetoes(ax, vetoes)
-            ax.axhline(0.0, color="grey", lw=0.8)
+            ax.axhline(0.0, color="grey", lw=0.8).set_gid("decoration")
             ax.set_xlabel(M_A_LABEL, fontsize="small")
-        ax_n.set_ylabel(r"$N_\mathrm{sig}$ (bias-corrected)", fontsize="small")
-        ax_s.set_ylabel(r"local significance [$\sigma$]", fontsize="small")
+        ax_n.set_ylabel(r"$N_\mathrm{sig}$ (bias-corr.)", fontsize="small")
+        ax_s.set_ylabel(r"local signif. [$\sigma$]", fontsize="small")
         _label(ax_n, MODE_LABELS.get(mode, mode), experiment=mode == modes[0])
         _label(ax_s, MODE_LABELS.get(mode, mode), experiment=False)
         if _is_empty(frame):
@@ -422,7 +524,7 @@ def plot_scan(scans: dict, vetoes=()):
                 _note(ax, "no scan points")
             continue
         _require(frame, ("m_a", "n_sig_corrected", "n_sig_err", "significance"), f"scan {mode}")
-        ok = _fit_ok(frame)
+        ok = ~_scan_fit_failed(frame, None if fits is None else fits.get(mode))
         m, n, err, s = (_num(frame, c)
                         for c in ("m_a", "n_sig_corrected", "n_sig_err", "significance"))
         show_n = ok & np.isfinite(m) & np.isfinite(n)
@@ -434,16 +536,63 @@ def plot_scan(scans: dict, vetoes=()):
         extra = [Line2D([], [], ls="none", label=f"failed fits (not shown): {int(np.sum(~ok))}")]
         n_bad = int(np.sum(ok & ~(show_n & show_s)))
         if n_bad:
-            extra.append(Line2D([], [], ls="none", label=f"non-finite (not shown): {n_bad}"))
+            extra.append(Line2D([], [], ls="none",
+                                label=f"no corrected yield (not shown): {n_bad}"))
         for ax in row:
-            _pad_y(ax, top=0.5)
+            _pad_y(ax, top=0.6)
+            _x_from_zero(ax, vetoes)
             handles, _ = ax.get_legend_handles_labels()
-            ax.legend(handles=handles + extra, fontsize="xx-small", loc="upper left", ncol=2)
+            ax.legend(handles=handles + extra, fontsize="xx-small", loc="upper right",
+                      ncol=len(handles) + len(extra))
     fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------- Fig. 4 and 5
+
+
+def incomplete_combination(gaw: pd.DataFrame) -> np.ndarray:
+    """Masses of the g_aW table where fewer modes entered the combination than can.
+
+    The number of modes that cover a mass never grows with m_a (every mode starts at the
+    first scan mass, the K* modes stop at 4.2 GeV, the K modes at 4.5 GeV), so a point with
+    ``n_modes`` below the largest ``n_modes`` at any higher mass lacks a mode (its fit or
+    limit failed): its limit is weaker than its neighbours' and would draw a spike.
+
+    Parameters
+    ----------
+    gaw : pandas.DataFrame
+        ``m_a`` (GeV) and ``n_modes`` (modes combined); without ``n_modes`` nothing is flagged.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask over the rows of ``gaw``.
+    """
+    if _is_empty(gaw) or "n_modes" not in gaw.columns:
+        return np.zeros(0 if gaw is None else len(gaw), dtype=bool)
+    m, n = _num(gaw, "m_a"), _num(gaw, "n_modes")
+    order = np.argsort(np.where(np.isfinite(m), m, np.inf), kind="stable")
+    n_sorted = np.where(np.isfinite(n[order]), n[order], 0.0)
+    # largest n_modes at this or any higher mass (suffix maximum)
+    expected = np.maximum.accumulate(n_sorted[::-1])[::-1]
+    flagged = np.zeros(len(gaw), dtype=bool)
+    flagged[order] = n_sorted < expected
+    return flagged
+
+
+def _drop_incomplete(ax, gaw: pd.DataFrame, columns) -> pd.DataFrame:
+    """Copy of ``gaw`` with the :func:`incomplete_combination` rows' ``columns`` set to NaN
+    (the curves break there); their observed limits are drawn as open markers instead."""
+    bad = incomplete_combination(gaw)
+    if not bad.any():
+        return gaw
+    out = gaw.copy()
+    y = _positive(_num(gaw, "gaw_ul_obs"))[bad]
+    ax.plot(_num(gaw, "m_a")[bad], y, "o", mfc="none", mec="C3", ms=5,
+            label="mode missing")
+    out.loc[bad, list(columns)] = np.nan
+    return out
 
 
 def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
@@ -467,20 +616,21 @@ def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
     fig, ax = plt.subplots(figsize=(10, 6.5))
     _shade_vetoes(ax, vetoes)
     m_etac = mass_gev("etac") if m_etac is None else m_etac
-    ax.axvline(m_etac, color="C3", ls=":", lw=1.5, label=r"$\eta_c$")
+    ax.axvline(m_etac, color="C3", ls=":", lw=1.5, label=r"$\eta_c$").set_gid("decoration")
     drawn = 0
     if _is_empty(gaw):
         _note(ax, "no limits")
     else:
         _require(gaw, ("m_a",) + GAW_COLUMNS, "g_aW limits")
-        drawn = _limit_bands(ax, gaw, "gaw_ul", vetoes)
+        drawn = _limit_bands(ax, _drop_incomplete(ax, gaw, GAW_COLUMNS), "gaw_ul", vetoes)
         if drawn == 0:
             _note(ax, "no finite limits")
     _log_y(ax, drawn)
-    _pad_y(ax, top=0.35)
+    _pad_y(ax, top=0.45)
+    _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize="x-small", loc="upper left", ncol=3)
+    _legend(ax, fontsize="x-small", loc="upper left", ncol=3, columnspacing=0.8, handlelength=1.5)
     _label(ax, "prompt ALP")
     fig.tight_layout()
     return fig
@@ -567,6 +717,7 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         ax.plot(x, y, "-", color="C0", lw=1.5, label="BaBar, PRL 128, 131802 (2022)")
     if not _is_empty(gaw):
         _require(gaw, ("m_a", "gaw_ul_obs"), "g_aW limits")
+        gaw = _drop_incomplete(ax, gaw, ("gaw_ul_obs",))
         x = _num(gaw, "m_a")
         keep = np.isfinite(x)
         x, (y,) = _break_at_vetoes(x[keep], [_num(gaw, "gaw_ul_obs")[keep]], vetoes)
@@ -577,6 +728,7 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         _note(ax, "no limits")
     _log_y(ax, drawn)
     _pad_y(ax, top=0.25)
+    _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
     _legend(ax, fontsize="x-small", loc="upper left")
@@ -626,10 +778,12 @@ def plot_br_limits(scans: dict, *, vetoes=()):
         _log_y(ax, drawn, default=(1e-8, 1e-5))
         _pad_y(ax, top=0.45)
         ax.set_xlabel(M_A_LABEL, fontsize="small")
-        ax.set_ylabel(r"$\mathcal{B}$ upper limit (90% CL)", fontsize="small")
+        ax.set_ylabel(BR_LABELS.get(mode, r"$\mathcal{B}$") + "\nupper limit (90% CL)",
+                      fontsize="small")
+        _x_from_zero(ax, vetoes)
         _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
         if i == 0:
-            _legend(ax, fontsize="xx-small", loc="upper left", ncol=3)
+            _legend(ax, fontsize="xx-small", loc="upper right", ncol=2)
     fig.tight_layout()
     return fig
 

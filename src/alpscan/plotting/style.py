@@ -28,3 +28,20 @@ def save(fig, path: str | Path) -> None:
     fig.savefig(path, dpi=100, metadata={"Software": None})
     fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None, "Producer": None})
     plt.close(fig)
+
+
+def experiment_label(fig, text: str = "toy simulation") -> None:
+    """Experiment-style label (bold ``alpscan``, italic ``text``) in the top-left corner of
+    ``fig``, for multi-panel figures whose panels carry their own titles; call
+    :func:`tight_layout_below_label` afterwards so that no panel reaches into it."""
+    t = fig.text(0.005, 0.995, "alpscan", ha="left", va="top", fontweight="bold")
+    fig.canvas.draw()
+    box = t.get_window_extent(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
+    fig.text(box.x1 + 0.005, 0.995, text, ha="left", va="top", style="italic")
+
+
+def tight_layout_below_label(fig, legend_rows: int = 0) -> None:
+    """``tight_layout`` leaving a strip at the top for :func:`experiment_label` and
+    ``legend_rows`` rows of a figure legend (0.32 in each, at the figure's size)."""
+    height_in = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.45 + 0.32 * legend_rows) / height_in))
