@@ -22,14 +22,14 @@ from alpscan.fitting.dscb import N_LIMITS
 from alpscan.plotting import mva, paper
 from alpscan.plotting import signal_model as sm_plot
 from alpscan.plotting.layout import layout_problems
-from alpscan.summary import failed_fits, n_failed_fits
+from alpscan import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 BABAR_CSV = ROOT / "resources" / "babar-2111.01800-prompt-limit.csv"
 MODES = ("Kp", "K0S", "Kst0", "Kstp")
 ETA_VETOES = ((0.497, 0.578), (0.938, 0.997))
 M_START = 0.160
-VETOES = paper.veto_windows(ETA_VETOES, M_START)
+VETOES = [(0.0, M_START), *ETA_VETOES]  # what paper.veto_windows(ETA_VETOES, M_START) gives
 SIM_NAMES = ("continuum_uu", "continuum_dd", "continuum_ss", "continuum_cc", "bb_charged",
              "bb_neutral", "peaking_pi0", "peaking_eta", "peaking_etap", "peaking_etac", "xsgamma")
 
@@ -212,15 +212,17 @@ def test_scan_layout_vetoes_and_failed_count():
         f = scans[mode][["m_a"]].copy()
         f["fit_ok"] = np.random.default_rng(10 + i).uniform(size=len(f)) > 0.05
         fits[mode] = f
-        # the limit table fails where the scan fit failed and at a few more points (toys)
+        # the limit table fails where the scan fit failed and at a few more points (toys),
+        # some without a bias-corrected yield: both counts appear in the legend
         scans[mode]["fit_ok"] = f["fit_ok"] & scans[mode]["fit_ok"]
+        scans[mode].loc[~scans[mode]["fit_ok"] & f["fit_ok"], "n_sig_corrected"] = np.nan
     fig = paper.plot_scan(scans, VETOES, fits=fits)
     assert_clean(fig)
     for row, mode in enumerate(MODES):
         ax = fig.axes[2 * row]
         texts = [t.get_text() for t in ax.get_legend().get_texts()]
         # same function, same table as n_failed_fits of significance.json / summary.json
-        assert f"failed fits (not shown): {n_failed_fits(fits[mode])}" in texts
+        assert f"failed fits (not shown): {summary.n_failed_fits(fits[mode])}" in texts
         assert_veto_bands(ax)
 
 
@@ -242,10 +244,19 @@ def test_scan_failed_count_uses_scan_fits_not_limit_table():
 
 def test_failed_fits_definition():
     t = pd.DataFrame({"fit_ok": [True, False, None, True]})
-    assert failed_fits(t).tolist() == [False, True, True, False]
-    assert n_failed_fits(t) == 2
+    assert summary.failed_fits(t).tolist() == [False, True, True, False]
+    assert summary.n_failed_fits(t) == 2
     with pytest.raises(ValueError, match="fit_ok"):
-        failed_fits(pd.DataFrame({"m_a": [1.0]}))
+        summary.failed_fits(pd.DataFrame({"m_a": [1.0]}))
+
+
+def test_veto_windows():
+    assert paper.veto_windows(ETA_VETOES, M_START) == VETOES
+    assert paper.veto_windows(ETA_VETOES) == list(ETA_VETOES)
+    with pytest.raises(ValueError, match="m_start_gev"):
+        paper.veto_windows(ETA_VETOES, 0.0)
+    with pytest.raises(ValueError, match="vetoes_gev"):
+        paper.veto_windows([(0.6, 0.5)])
 
 
 def assert_veto_bands(ax):
@@ -372,7 +383,8 @@ def test_checker_catches_squashed_axes_and_overlapping_titles():
         ax.set_ylabel("y")
     axes[0].set_title("a centred title that is long")
     axes[0].text(0.0, 1.01, "experiment label text", transform=axes[0].transAxes)
-    fig.tight_layout()
+    with pytest.warns(UserWarning, match="Tight layout not applied"):
+        fig.tight_layout()  # the rotated labels leave no room: the axes get squashed
     problems = layout_problems(fig)
     assert any("squashed" in p or "reach into" in p or "outside the canvas" in p for p in problems)
     assert any(p.startswith("overlap") for p in problems)

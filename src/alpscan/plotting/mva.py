@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import pandas as pd
 from sklearn.metrics import roc_curve
 
@@ -100,6 +101,7 @@ def closure_figure(table: pd.DataFrame, path) -> None:
                     label=name)
         ax.axvline(1.0, color="grey", lw=1).set_gid("decoration")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short decade overlap
         ax.margins(x=0.08)
         ax.set_yticks(y, variables, fontsize="x-small")
         ax.set_ylim(len(variables) - 0.5, -0.5)

@@ -539,11 +539,10 @@ def plot_scan(scans: dict, vetoes=(), fits: dict | None = None):
             extra.append(Line2D([], [], ls="none",
                                 label=f"no corrected yield (not shown): {n_bad}"))
         for ax in row:
-            _pad_y(ax, top=0.6)
+            _pad_y(ax, top=0.8)
             _x_from_zero(ax, vetoes)
             handles, _ = ax.get_legend_handles_labels()
-            ax.legend(handles=handles + extra, fontsize="xx-small", loc="upper right",
-                      ncol=len(handles) + len(extra))
+            ax.legend(handles=handles + extra, fontsize="xx-small", loc="upper right", ncol=2)
     fig.tight_layout()
     return fig
 

@@ -42,14 +42,14 @@ def signal_model_figure(tables: dict, path) -> None:
     use_style()
     fig, axes = plt.subplots(2, 4, figsize=(18, 8.5))
     ranges: dict = {col: [] for col, _, _ in PARAMS}
-    for mode, table in tables.items():
+    for k, (mode, table) in enumerate(tables.items()):
+        colour = f"C{k}"  # fixed per mode: the open markers must not shift the colour cycle
         model = interpolate_signal_model(table)
         valid = table[table["fit_valid"]]
         m = np.linspace(table["m_a"].min(), table["m_a"].max(), 200)
         curve = model.to_frame(m)
         for ax, (col, name, scale) in zip(axes.flat, PARAMS):
-            line = ax.plot(m, scale * curve[col], lw=1.5)[0]
-            colour = line.get_color()
+            ax.plot(m, scale * curve[col], lw=1.5, color=colour)
             y = scale * valid[col].to_numpy(dtype=float)
             err = scale * valid.get(f"{col}_err", 0 * valid[col]).to_numpy(dtype=float)
             pinned = at_fit_limit(col, valid[col])
