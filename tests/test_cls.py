@@ -1,4 +1,4 @@
-"""Tests of the CLs machinery (alpscan.stats.cls).
+"""Tests of the CLs machinery (alpscan.stats.cls) against the oracles of tests/oracles/counting_cls.py.
 
 Reference values used here:
 * Exact CLs for n = 0: CLs(s) = e^{-s} for any b, so the 90 % (95 %) limit is −ln 0.10 = 2.303
@@ -24,6 +24,8 @@ from scipy import optimize, stats
 
 from alpscan.stats import cls as C
 
+from .oracles import counting_cls as K
+
 PDG_90 = [2.30, 3.89, 5.32, 6.68, 7.99, 9.27, 10.53, 11.77, 12.99, 14.21, 15.41]
 PDG_95 = [3.00, 4.74, 6.30, 7.75, 9.15, 10.51, 11.84, 13.15, 14.43, 15.71, 16.96]
 
@@ -31,15 +33,15 @@ PDG_95 = [3.00, 4.74, 6.30, 7.75, 9.15, 10.51, 11.84, 13.15, 14.43, 15.71, 16.96
 # ------------------------------------------------------------------ exact Poisson CLs
 def test_exact_n0_is_minus_ln_alpha_for_any_b():
     b = np.array([0.0, 0.3, 3.0, 30.0])
-    assert np.allclose(C.counting_upper_limit_exact(0, b, cl=0.9), -np.log(0.1), atol=1e-9)
-    assert np.allclose(C.counting_upper_limit_exact(0, b, cl=0.95), -np.log(0.05), atol=1e-9)
-    assert C.counting_upper_limit_exact(0, 0.0) == pytest.approx(2.302585, abs=1e-6)
+    assert np.allclose(K.counting_upper_limit_exact(0, b, cl=0.9), -np.log(0.1), atol=1e-9)
+    assert np.allclose(K.counting_upper_limit_exact(0, b, cl=0.95), -np.log(0.05), atol=1e-9)
+    assert K.counting_upper_limit_exact(0, 0.0) == pytest.approx(2.302585, abs=1e-6)
 
 
 def test_exact_b0_matches_pdg_table():
     n = np.arange(11)
-    lim90 = C.counting_upper_limit_exact(n, 0.0, cl=0.9)
-    lim95 = C.counting_upper_limit_exact(n, 0.0, cl=0.95)
+    lim90 = K.counting_upper_limit_exact(n, 0.0, cl=0.9)
+    lim95 = K.counting_upper_limit_exact(n, 0.0, cl=0.95)
     assert np.allclose(lim90, PDG_90, atol=0.006)
     assert np.allclose(lim95, PDG_95, atol=0.006)
     # and the closed form ½ χ²_{2(n+1)}(cl)
@@ -48,7 +50,7 @@ def test_exact_b0_matches_pdg_table():
 
 def test_exact_limit_definition_and_b_dependence():
     n, b = 3, np.array([0.0, 1.0, 3.0, 10.0])
-    lim = C.counting_upper_limit_exact(n, b)
+    lim = K.counting_upper_limit_exact(n, b)
     cls = stats.poisson.cdf(n, lim + b) / stats.poisson.cdf(n, b)
     assert np.allclose(cls, 0.1, atol=1e-9)
     assert np.all(np.diff(lim) < 0)  # more background, same n -> stronger limit
@@ -141,7 +143,7 @@ def _nll_min_brute(model, mu):
 def test_profiling_is_exact(constraint):
     rng = np.random.default_rng(11)
     for _ in range(5):
-        model = C.CountingModel(
+        model = K.CountingModel(
             n=int(rng.integers(0, 30)),
             b=rng.uniform(0.5, 20),
             s=rng.uniform(0.5, 5),
@@ -154,7 +156,7 @@ def test_profiling_is_exact(constraint):
         mu = rng.uniform(0, 10)
         assert float(model.nll(mu)) == pytest.approx(_nll_min_brute(model, mu), abs=1e-9)
     # vectorised over toys: same as element-wise
-    toys = C.CountingModel(
+    toys = K.CountingModel(
         n=np.array([0.0, 3.0, 12.0]),
         b=5.0,
         s=2.0,
@@ -166,7 +168,7 @@ def test_profiling_is_exact(constraint):
     )
     one = [
         float(
-            C.CountingModel(
+            K.CountingModel(
                 n=toys.n[i],
                 b=5.0,
                 s=2.0,
@@ -183,7 +185,7 @@ def test_profiling_is_exact(constraint):
 
 
 def test_mu_hat_is_global_minimum():
-    m = C.CountingModel(n=17, b=10.0, s=2.0, sigma_b=0.1, sigma_eff=0.2)
+    m = K.CountingModel(n=17, b=10.0, s=2.0, sigma_b=0.1, sigma_eff=0.2)
     assert float(m.mu_hat()) == pytest.approx(3.5)
     assert float(m.nll(m.mu_hat())) == pytest.approx(0.0, abs=1e-12)
     grid = np.linspace(0, 10, 101)
@@ -191,7 +193,7 @@ def test_mu_hat_is_global_minimum():
 
 
 def test_sqrt_b_scaling():
-    lim = [C.CountingModel(n=b, b=b, s=1.0).asymptotic_limits().observed for b in (1e4, 4e4)]
+    lim = [K.CountingModel(n=b, b=b, s=1.0).asymptotic_limits().observed for b in (1e4, 4e4)]
     assert lim[1] / lim[0] == pytest.approx(2.0, rel=0.005)
 
 
@@ -200,7 +202,7 @@ def test_luminosity_scaling():
     # (b0 large: the asymptotic limit has O(z/√b) corrections to the √b law)
     def lim(lumi):
         b = 1e5 * lumi
-        return C.CountingModel(n=b, b=b, s=40.0 * lumi).asymptotic_limits()
+        return K.CountingModel(n=b, b=b, s=40.0 * lumi).asymptotic_limits()
 
     l1, l4, l16 = lim(1.0), lim(4.0), lim(16.0)
     assert l4.observed / l1.observed == pytest.approx(0.5, rel=0.005)
@@ -211,7 +213,7 @@ def test_luminosity_scaling():
 @pytest.mark.parametrize("cl,z", [(0.90, 1.6448536), (0.95, 1.9599640)])
 def test_n_equals_b_textbook(cl, z):
     b = 1e4
-    res = C.CountingModel(n=b, b=b, s=1.0).asymptotic_limits(cl=cl)
+    res = K.CountingModel(n=b, b=b, s=1.0).asymptotic_limits(cl=cl)
     # exact asymptotic answer: 2[x − b ln(1 + x/b)] = z²
     x = optimize.brentq(lambda x: 2 * (x - b * np.log1p(x / b)) - z**2, 0, 10 * z * np.sqrt(b))
     assert res.observed == pytest.approx(x, rel=1e-6)
@@ -221,7 +223,7 @@ def test_n_equals_b_textbook(cl, z):
 
 def test_bands_match_ccgv_eq89_for_large_b():
     b = 1e6
-    res = C.CountingModel(n=b, b=b, s=1.0).asymptotic_limits()
+    res = K.CountingModel(n=b, b=b, s=1.0).asymptotic_limits()
     n = np.array(C.N_SIGMA, float)
     exp = np.sqrt(b) * (stats.norm.isf(0.1 * stats.norm.cdf(n)) + n)
     assert np.allclose(res.expected, exp, rtol=0.005)
@@ -238,13 +240,13 @@ def test_bands_match_ccgv_eq89_for_large_b():
 )
 def test_median_equals_observed_when_n_equals_b(kw):
     for b in (5.0, 100.0):
-        res = C.CountingModel(n=b, b=b, s=1.0, **kw).asymptotic_limits()
+        res = K.CountingModel(n=b, b=b, s=1.0, **kw).asymptotic_limits()
         assert res.median == pytest.approx(res.observed, rel=1e-6)
 
 
 @pytest.mark.parametrize("n,b", [(100, 100.0), (3, 10.0), (20, 10.0), (0, 2.0)])
 def test_bands_ordered(n, b):
-    res = C.CountingModel(n=n, b=b, s=1.0, sigma_eff=0.223).asymptotic_limits()
+    res = K.CountingModel(n=n, b=b, s=1.0, sigma_eff=0.223).asymptotic_limits()
     assert res.m2 < res.m1 < res.median < res.p1 < res.p2
     assert res.observed > 0
     d = res.as_dict("br_ul")
@@ -261,14 +263,14 @@ def test_bands_ordered(n, b):
 
 def test_excess_and_deficit_move_observed_limit():
     lims = [
-        C.CountingModel(n=n, b=100.0, s=1.0).asymptotic_limits().observed for n in (80, 100, 120)
+        K.CountingModel(n=n, b=100.0, s=1.0).asymptotic_limits().observed for n in (80, 100, 120)
     ]
     assert lims[0] < lims[1] < lims[2]
 
 
 def test_efficiency_systematic_weakens_limit():
     res = [
-        C.CountingModel(n=10, b=10.0, s=1.0, sigma_eff=se).asymptotic_limits()
+        K.CountingModel(n=10, b=10.0, s=1.0, sigma_eff=se).asymptotic_limits()
         for se in (0.0, 0.1, 0.223, 0.3)
     ]
     obs = [r.observed for r in res]
@@ -281,16 +283,16 @@ def test_efficiency_systematic_weakens_limit():
 
 def test_background_uncertainty_weakens_limit():
     obs = [
-        C.CountingModel(n=100, b=100.0, s=1.0, sigma_b=sb).asymptotic_limits().observed
+        K.CountingModel(n=100, b=100.0, s=1.0, sigma_b=sb).asymptotic_limits().observed
         for sb in (0.0, 0.05, 0.1)
     ]
     assert np.all(np.diff(obs) > 0)
     # σ_μ ≈ √(b + (σ_b b)²): at σ_b = 0.1, b = 100 the limit grows by ≈ √2
     assert obs[2] / obs[0] == pytest.approx(np.sqrt(2.0), rel=0.1)
     # log-normal and Gaussian agree for small σ_b
-    g = C.CountingModel(n=100, b=100.0, s=1.0, sigma_b=0.02).asymptotic_limits().observed
+    g = K.CountingModel(n=100, b=100.0, s=1.0, sigma_b=0.02).asymptotic_limits().observed
     ln = (
-        C.CountingModel(n=100, b=100.0, s=1.0, sigma_b=0.02, b_constraint="lognormal")
+        K.CountingModel(n=100, b=100.0, s=1.0, sigma_b=0.02, b_constraint="lognormal")
         .asymptotic_limits()
         .observed
     )
@@ -301,14 +303,14 @@ def test_no_sensitivity_gives_inf():
     # with a 50 % Gaussian efficiency constraint and b = 0, q_A saturates at 1/σ² = 4,
     # so the +2σ band never reaches CLs = 0.1
     with pytest.warns(RuntimeWarning):
-        res = C.CountingModel(n=0, b=0.0, s=1.0, sigma_eff=0.5).asymptotic_limits()
+        res = K.CountingModel(n=0, b=0.0, s=1.0, sigma_eff=0.5).asymptotic_limits()
     assert np.isinf(res.p2) and np.isfinite(res.observed)
 
 
 # ------------------------------------------------------------------ toys
 def test_toys_vectorised_and_n0_b0_clsb():
-    m = C.CountingModel(n=0, b=0.0, s=1.0)
-    res = C.cls_toys(m, 1.0, 40000, np.random.default_rng(5))
+    m = K.CountingModel(n=0, b=0.0, s=1.0)
+    res = K.cls_toys(m, 1.0, 40000, np.random.default_rng(5))
     assert res.q_sb.shape == (40000,) and res.q_b.shape == (40000,)
     assert res.clb == 1.0
     err = np.sqrt(np.exp(-1) * (1 - np.exp(-1)) / 40000)
@@ -317,8 +319,8 @@ def test_toys_vectorised_and_n0_b0_clsb():
 
 
 def test_toy_limit_n0_b0():
-    res = C.upper_limit_toys(
-        C.CountingModel(n=0, b=0.0, s=1.0), 20000, np.random.default_rng(1), expected=False
+    res = K.upper_limit_toys(
+        K.CountingModel(n=0, b=0.0, s=1.0), 20000, np.random.default_rng(1), expected=False
     )
     # CLs+b = e^{-μ} estimated from 20000 toys: σ(μ_up) ≈ √(0.1·0.9/2e4)/0.1 ≈ 0.02
     assert res.observed == pytest.approx(-np.log(0.1), abs=0.08)
@@ -327,19 +329,19 @@ def test_toy_limit_n0_b0():
 def test_toy_cls_matches_exact_poisson():
     # without systematics q̃_μ orders data like n, so toy CLs = exact Read CLs
     for n, b, s in [(100, 100.0, 17.36), (5, 3.0, 6.0), (1, 0.5, 3.0)]:
-        res = C.cls_toys(C.CountingModel(n=n, b=b, s=1.0), s, 40000, np.random.default_rng(2))
-        exact = float(C.counting_cls_exact(n, b, s))
+        res = K.cls_toys(K.CountingModel(n=n, b=b, s=1.0), s, 40000, np.random.default_rng(2))
+        exact = float(K.counting_cls_exact(n, b, s))
         assert abs(res.cls - exact) < 4 * res.cls_err + 1e-3, (n, b, s, res.cls, exact)
 
 
 def test_asymptotic_vs_toys_b100():
-    m = C.CountingModel(n=100, b=100.0, s=1.0)
+    m = K.CountingModel(n=100, b=100.0, s=1.0)
     asym = m.asymptotic_limits()
-    toy = C.cls_toys(m, asym.observed, 50000, np.random.default_rng(3))
+    toy = K.cls_toys(m, asym.observed, 50000, np.random.default_rng(3))
     # asymptotic CLs is 0.10 there; the discrete Poisson truth is 0.108 (exact CLs), i.e. the
     # asymptotic formula is ~8 % optimistic at b = 100 — agreement within ~10 % (+ toy error)
     assert toy.cls == pytest.approx(0.10, rel=0.10 + 3 * toy.cls_err / 0.1)
-    lim_toy = C.upper_limit_toys(m, 20000, np.random.default_rng(4))
+    lim_toy = K.upper_limit_toys(m, 20000, np.random.default_rng(4))
     assert lim_toy.observed == pytest.approx(asym.observed, rel=0.05)
     assert lim_toy.median == pytest.approx(asym.median, rel=0.05)
     assert lim_toy.m1 == pytest.approx(asym.m1, rel=0.10)
@@ -349,8 +351,8 @@ def test_asymptotic_vs_toys_b100():
 
 def test_toys_efficiency_systematic_weakens_limit():
     lims = [
-        C.upper_limit_toys(
-            C.CountingModel(n=100, b=100.0, s=1.0, sigma_eff=se),
+        K.upper_limit_toys(
+            K.CountingModel(n=100, b=100.0, s=1.0, sigma_eff=se),
             5000,
             np.random.default_rng(7),
             expected=False,
@@ -358,7 +360,7 @@ def test_toys_efficiency_systematic_weakens_limit():
         for se in (0.0, 0.223)
     ]
     asym = [
-        C.CountingModel(n=100, b=100.0, s=1.0, sigma_eff=se).asymptotic_limits().observed
+        K.CountingModel(n=100, b=100.0, s=1.0, sigma_eff=se).asymptotic_limits().observed
         for se in (0.0, 0.223)
     ]
     assert lims[1] > 1.02 * lims[0]
@@ -370,6 +372,13 @@ def test_toys_efficiency_systematic_weakens_limit():
 
 
 def test_toys_lognormal_runs_and_agrees():
-    m = C.CountingModel(n=50, b=50.0, s=1.0, sigma_eff=0.223, sigma_b=0.1, b_constraint="lognormal")
-    toy = C.upper_limit_toys(m, 2000, np.random.default_rng(8), expected=False).observed
+    m = K.CountingModel(n=50, b=50.0, s=1.0, sigma_eff=0.223, sigma_b=0.1, b_constraint="lognormal")
+    toy = K.upper_limit_toys(m, 2000, np.random.default_rng(8), expected=False).observed
     assert toy == pytest.approx(m.asymptotic_limits().observed, rel=0.1)
+
+
+def test_tail_fraction_counts_ties_as_extreme():
+    q = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
+    # q >= ref for each reference; a reference equal to a toy up to 1e-12 counts the tie
+    assert np.array_equal(C.tail_fraction(q, [1.0, 1.0 + 1e-12, 1.5, 3.0, 3.1]), [0.8, 0.8, 0.4, 0.2, 0.0])
+    assert C.tail_fraction(q, 0.0).shape == (1,) and C.tail_fraction(q, 0.0)[0] == 1.0

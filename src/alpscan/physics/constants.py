@@ -52,8 +52,3 @@ def width_gev(key: str) -> float:
 def ctau_mm(key: str) -> float:
     """PDG proper decay length c·τ of particle ``key`` in mm."""
     return float(_particle(key).ctau)
-
-
-def lifetime_ns(key: str) -> float:
-    """PDG mean lifetime of particle ``key`` in ns."""
-    return float(_particle(key).lifetime)

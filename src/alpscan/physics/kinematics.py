@@ -10,11 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def momentum3(p4: np.ndarray) -> np.ndarray:
-    """Three-momentum part ``(px, py, pz)`` of four-vectors ``p4`` (GeV)."""
-    return p4[..., 1:4]
-
-
 def p_abs(p4: np.ndarray) -> np.ndarray:
     """Magnitude of the three-momentum (GeV)."""
     return np.sqrt(np.sum(p4[..., 1:4] ** 2, axis=-1))

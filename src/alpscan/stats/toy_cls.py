@@ -110,7 +110,7 @@ from scipy import stats
 
 from alpscan.fitting.batched import WindowModel, fit_batch
 from alpscan.fitting.toys import asimov_data, fit_dataset, sampling_table
-from alpscan.stats.cls import N_SIGMA, qmu_tilde
+from alpscan.stats.cls import N_SIGMA, qmu_tilde, tail_fraction
 from alpscan.stats.limits import profile_curve, yield_limits
 
 __all__ = [
@@ -128,8 +128,6 @@ TOY_CHUNK = 250
 EVENT_BLOCK = 512
 #: Newton iterations allowed per fit (barrier-limited fits far above n̂ need ~100).
 MAX_ITER = 500
-#: Relative/absolute tolerance for ties q̃_toy = q̃_obs (−2 ln L units).
-_TIE_TOL = 1e-9
 #: Maximum number of grid widenings in :func:`toy_upper_limit`.
 _MAX_WIDEN = 8
 #: Largest basis of all b-only toys kept in memory between the tested s (bytes).
@@ -227,8 +225,8 @@ class ToyCLsScan:
             if qb.size == 0 or qsb.size == 0:
                 continue
             q_ref = np.quantile(qb, probs, method="inverted_cdf")
-            clsb = _tail(qsb, q_ref)
-            clb = _tail(qb, q_ref)
+            clsb = tail_fraction(qsb, q_ref)
+            clb = tail_fraction(qb, q_ref)
             out[i] = np.where(clb > 0, clsb / np.where(clb > 0, clb, 1.0), 0.0)
         return out
 
@@ -487,13 +485,6 @@ def _q_at(model, basis, offsets, s, n_hat, nll_hat, nll_zero, ok, ref_s):
     return np.where(ok, q, np.nan), ok
 
 
-def _tail(q_toys: np.ndarray, q_ref) -> np.ndarray:
-    """P(q ≥ q_ref) over the finite toys, ties within a tolerance counting as ≥."""
-    q_ref = np.atleast_1d(np.asarray(q_ref, dtype=float))
-    tol = _TIE_TOL * np.maximum(1.0, np.abs(q_ref))
-    return np.mean(q_toys[None, :] >= (q_ref - tol)[:, None], axis=1)
-
-
 # ---------------------------------------------------------------------------------------
 # CLs scan
 # ---------------------------------------------------------------------------------------
@@ -626,8 +617,8 @@ def toy_cls_scan(
     clb = np.full(n_s, np.nan)
     for i in range(n_s):
         if tried[i] and n_ok_sb[i] and n_ok_b[i]:
-            clsb[i] = _tail(q_sb[i][np.isfinite(q_sb[i])], q_obs[i])[0]
-            clb[i] = _tail(q_b[i][np.isfinite(q_b[i])], q_obs[i])[0]
+            clsb[i] = tail_fraction(q_sb[i][np.isfinite(q_sb[i])], q_obs[i])[0]
+            clb[i] = tail_fraction(q_b[i][np.isfinite(q_b[i])], q_obs[i])[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         cls = np.where(clb > 0, clsb / np.where(clb > 0, clb, 1.0), np.where(clb == 0, 0.0, np.nan))
         rel2 = (clsb * (1 - clsb) / np.maximum(n_ok_sb, 1)) / np.maximum(
