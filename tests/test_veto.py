@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
 from alpscan.mva.veto import (
@@ -155,8 +156,6 @@ def test_best_partner_matches_loop():
 
 def test_veto_probabilities_match_bruteforce(model):
     """End-to-end per-photon loop: window, three boosters, max, logistic combination."""
-    import xgboost as xgb
-
     pairs, cands = make_sample(55, 40, signal=False, f_no_pairs=0.1)
     out = veto_probabilities(model, pairs, cands)
     assert list(out["event_id"]) == list(cands["event_id"])
@@ -172,8 +171,9 @@ def test_veto_probabilities_match_bruteforce(model):
                 if not sel.any():
                     exp = 0.0
                 else:
-                    x = xgb.DMatrix(feat.loc[sel, list(VETO_FEATURES)].to_numpy(np.float32))
-                    best = np.array([model.boosters[h][t].predict(x).max() for t in TESTS], float)
+                    x = xgb.DMatrix(feat.loc[sel, list(VETO_FEATURES)].to_numpy(np.float32),
+                                    feature_names=list(VETO_FEATURES))
+                    best = np.array([model.boosters[h][t].booster.predict(x).max() for t in TESTS], float)
                     best = np.clip(best, 1e-6, 1 - 1e-6)
                     exp = 1 / (1 + np.exp(-(b0 + coef @ np.log(best / (1 - best)))))
                 assert out[f"p_{h}_gamma{j + 1}"].iloc[i] == pytest.approx(exp, rel=1e-9, abs=1e-12)
@@ -252,8 +252,6 @@ def test_training_errors(train_data):
 @pytest.mark.parametrize("h, code", [("pi0", 1), ("eta", 2)])
 def test_each_bdt_scores_its_classes(model, test_data, h, code):
     """Each of the three BDTs ranks its positive ("h-like") class above its negative one."""
-    import xgboost as xgb
-
     (ps, cs), (pb, cb) = test_data
     fs, fb = pair_features(ps, cs), pair_features(pb, cb)
     lo, hi = model.windows[h]
@@ -268,8 +266,8 @@ def test_each_bdt_scores_its_classes(model, test_data, h, code):
         TESTS, [("SAME", "SIG"), ("DIFF", "SIG"), ("SAME", "DIFF")], strict=True
     ):
         sc = {
-            k: model.boosters[h][test].predict(
-                xgb.DMatrix(cls[k][list(VETO_FEATURES)].to_numpy(np.float32))
+            k: model.boosters[h][test].booster.predict(
+                xgb.DMatrix(cls[k][list(VETO_FEATURES)].to_numpy(np.float32), feature_names=list(VETO_FEATURES))
             )
             for k in (pos, neg)
         }

@@ -45,6 +45,7 @@ __all__ = [
     "xgb_params",
     "balanced_weights",
     "train_bdt",
+    "train_labelled",
     "predict",
     "save_model",
     "load_model",
@@ -114,7 +115,7 @@ def xgb_params(params: Mapping[str, Any] | None, seed: int) -> tuple[dict[str, A
         User parameters (native xgboost names or the sklearn aliases listed in the
         module docstring).  ``tree_method``, ``objective`` and ``seed`` may not be set.
     seed : int
-        Random seed (row/column subsampling).
+        Random seed (row/column subsampling), taken modulo 2³².
 
     Returns
     -------
@@ -136,7 +137,7 @@ def xgb_params(params: Mapping[str, Any] | None, seed: int) -> tuple[dict[str, A
         tree_method="hist",
         objective="binary:logistic",
         eval_metric="logloss",
-        seed=int(seed) % 2**31,
+        seed=int(seed) % 2**32,
         nthread=int(merged["nthread"]),
         verbosity=0,
     )
@@ -266,20 +267,52 @@ def train_bdt(
     wb = np.ones(len(xb)) if w_bkg is None else np.asarray(w_bkg, dtype=np.float64)
     if ws.shape != (len(xs),) or wb.shape != (len(xb),):
         raise ValueError("weights must have one entry per event")
-    if balance:
-        ws, wb = balanced_weights(ws, wb)
-    else:
-        ws, wb = _common_scale(ws, wb)
+    label = np.concatenate([np.ones(len(xs)), np.zeros(len(xb))])
+    return train_labelled(
+        np.concatenate([xs, xb]),
+        label,
+        np.concatenate([ws, wb]),
+        params,
+        seed,
+        features=cols,
+        meta=meta,
+        balance=balance,
+    )
+
+
+def train_labelled(
+    x: np.ndarray,
+    label: np.ndarray,
+    weight: np.ndarray,
+    params: Mapping[str, Any] | None,
+    seed: int,
+    *,
+    features: Sequence[str],
+    meta: Mapping[str, Any] | None = None,
+    balance: bool = True,
+) -> BDTModel:
+    """Train a BDT on rows in their given order (``label`` 1 = signal, 0 = background).
+
+    The row order is kept (xgboost's row subsampling depends on it); the weights are
+    rescaled as in :func:`train_bdt` (``balance``).  ``x`` must be a float32 matrix with
+    the columns ``features``.
+    """
+    y = np.asarray(label) == 1
+    if y.all() or not y.any():
+        raise ValueError("BDT training needs events of both classes")
+    w = np.asarray(weight, dtype=np.float64).copy()
+    rescale = balanced_weights if balance else _common_scale
+    w[y], w[~y] = rescale(w[y], w[~y])
     bparams, n_rounds = xgb_params(params, seed)
     dtrain = xgb.DMatrix(
-        np.concatenate([xs, xb]),
-        label=np.concatenate([np.ones(len(xs)), np.zeros(len(xb))]),
-        weight=np.concatenate([ws, wb]),
-        feature_names=list(cols),
+        x,
+        label=y.astype(np.float64),
+        weight=w,
+        feature_names=list(features),
         nthread=bparams["nthread"],
     )
     booster = xgb.train(bparams, dtrain, num_boost_round=n_rounds, verbose_eval=False)
-    return _make_model(booster, cols, meta or {})
+    return _make_model(booster, tuple(features), meta or {})
 
 
 def predict(model: BDTModel, X, *, output_margin: bool = False) -> np.ndarray:

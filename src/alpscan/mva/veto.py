@@ -88,11 +88,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from alpscan.generation.events import PARENT_ETA, PARENT_PI0, PARENT_SAME
+from alpscan.mva.classifier import BDTModel, load_model, predict, roc_auc, save_model, train_labelled
 
 __all__ = [
     "DEFAULT_VETO_PARAMS",
@@ -171,8 +170,8 @@ class VetoModel:
     Attributes
     ----------
     boosters : dict
-        ``boosters[h][test]`` is the xgboost ``Booster`` of test ``test`` (see
-        :data:`TESTS`) for hypothesis ``h`` (see :data:`HYPOTHESES`).
+        ``boosters[h][test]`` is the classifier (:class:`~alpscan.mva.classifier.BDTModel`)
+        of test ``test`` (see :data:`TESTS`) for hypothesis ``h`` (see :data:`HYPOTHESES`).
     combiners : dict
         ``combiners[h] = {"coef": [w_1, w_2, w_3], "intercept": b}``: logistic
         regression on the logits of the per-photon best scores, in :data:`TESTS` order.
@@ -186,7 +185,7 @@ class VetoModel:
         Training diagnostics (class sizes, out-of-fold combiner AUC, ...).
     """
 
-    boosters: dict[str, dict[str, xgb.Booster]]
+    boosters: dict[str, dict[str, BDTModel]]
     combiners: dict[str, dict[str, Any]]
     windows: dict[str, tuple[float, float]]
     features: tuple[str, ...] = VETO_FEATURES
@@ -314,42 +313,19 @@ def _matrix(df: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     return df.loc[:, list(features)].to_numpy(dtype=np.float32)
 
 
-def _booster_params(params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+def _bdt_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The xgboost part of the veto parameters, for :func:`alpscan.mva.classifier.xgb_params`."""
     return {
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "tree_method": "hist",
+        "n_estimators": int(params["n_estimators"]),
         "max_depth": int(params["max_depth"]),
-        "eta": float(params["learning_rate"]),
+        "learning_rate": float(params["learning_rate"]),
         "subsample": float(params["subsample"]),
         "colsample_bytree": float(params["colsample_bytree"]),
         "min_child_weight": float(params["min_child_weight"]),
-        "lambda": float(params["reg_lambda"]),
+        "reg_lambda": float(params["reg_lambda"]),
         "max_bin": int(params["max_bin"]),
         "nthread": int(params["nthread"]),
-        "seed": int(seed),
-        "verbosity": 0,
     }
-
-
-def _train_booster(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, params: Mapping[str, Any], seed: int
-) -> xgb.Booster:
-    """Binary xgboost classifier with classes balanced to equal total weight."""
-    if y.all() or not y.any():
-        raise ValueError("veto BDT training needs both classes")
-    w = np.asarray(w, dtype=float).copy()
-    for cls in (0, 1):
-        sel = y == cls
-        w[sel] *= 0.5 * len(y) / w[sel].sum()
-    dtrain = xgb.DMatrix(x, label=y.astype(np.float32), weight=w)
-    return xgb.train(_booster_params(params, seed), dtrain, num_boost_round=int(params["n_estimators"]))
-
-
-def _predict(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return np.empty(0)
-    return booster.predict(xgb.DMatrix(x)).astype(float)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -381,20 +357,24 @@ def _train_tests(
     rows: np.ndarray,
     params: Mapping[str, Any],
     seeds: Sequence[int],
-) -> dict[str, xgb.Booster]:
-    """The three BDTs, trained on the pairs selected by ``rows``."""
+) -> dict[str, BDTModel]:
+    """The three class-balanced BDTs, trained on the pairs selected by ``rows``."""
     out = {}
     for test, seed in zip(TESTS, seeds, strict=True):
         pos, neg = _TEST_CLASSES[test]
         sel = rows & (classes[pos] | classes[neg])
-        out[test] = _train_booster(x[sel], classes[pos][sel].astype(int), w[sel], params, seed)
+        out[test] = train_labelled(
+            x[sel], classes[pos][sel].astype(int), w[sel], _bdt_params(params), seed,
+            features=VETO_FEATURES, meta={"test": test},
+        )
     return out
 
 
-def _auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float | None:
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    """ROC AUC, or None when ``y`` holds a single class."""
     if y.all() or not y.any():
         return None
-    return float(roc_auc_score(y, s, sample_weight=w))
+    return roc_auc(s, y)
 
 
 # ----------------------------------------------------------------------------- training
@@ -507,7 +487,7 @@ def train_veto(
             hold = fw_fold == k
             fold_boosters = _train_tests(x, w, classes, ~hold, par, [next(seed_iter) for _ in TESTS])
             for i, test in enumerate(TESTS):
-                oof[hold, i] = _predict(fold_boosters[test], x[hold])
+                oof[hold, i] = predict(fold_boosters[test], x[hold])
         best = best_partner_scores(fw, oof, keys=_PHOTON_KEYS).reindex(photon_index).to_numpy()[use]
         lr = LogisticRegression(
             C=float(par["combiner_C"]), class_weight="balanced", solver="lbfgs", max_iter=1000
@@ -562,7 +542,7 @@ def photon_probabilities(
         fw = feat.loc[inw]
         x = _matrix(fw, model.features)
         scores = (
-            np.column_stack([_predict(model.boosters[h][t], x) for t in TESTS])
+            np.column_stack([predict(model.boosters[h][t], x) for t in TESTS])
             if len(fw)
             else np.empty((0, 3))
         )
@@ -633,7 +613,7 @@ def save_veto(model: VetoModel, path: str | Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     for h in HYPOTHESES:
         for t in TESTS:
-            model.boosters[h][t].save_model(str(d / _model_file(h, t)))
+            save_model(model.boosters[h][t], d / _model_file(h, t))
     meta = {
         "format": "alpscan-veto-1",
         "hypotheses": list(HYPOTHESES),
@@ -655,13 +635,7 @@ def load_veto(path: str | Path) -> VetoModel:
     meta = json.loads((d / "veto.json").read_text())
     if meta.get("format") != "alpscan-veto-1":
         raise ValueError(f"{d}: not an alpscan veto model")
-    boosters = {}
-    for h in HYPOTHESES:
-        boosters[h] = {}
-        for t in TESTS:
-            b = xgb.Booster()
-            b.load_model(str(d / meta["boosters"][h][t]))
-            boosters[h][t] = b
+    boosters = {h: {t: load_model(d / meta["boosters"][h][t]) for t in TESTS} for h in HYPOTHESES}
     return VetoModel(
         boosters=boosters,
         combiners={
