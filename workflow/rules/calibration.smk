@@ -29,7 +29,7 @@ rule calibrate:
         calibration=config["calibration"],
         boundary=config["mva"]["boundary_gev"],
         seed=config["seed"],
-        code=code_hash("mva"),
+        code=code_hash("calibrate"),
     message:
         "Off-resonance calibration of mode {wildcards.mode}"
     script:
@@ -55,7 +55,7 @@ rule calibration_closure:
         mem_mb=mem_mb_by_attempt(1000),
         runtime="10m",
     params:
-        code=code_hash("plotting"),
+        code=code_hash("calibration_closure"),
     message:
         "Calibration closure table and figure"
     script:

@@ -1,13 +1,13 @@
 # Helpers shared by every stage file: config validation, targets, config slices and
 # code hashes.  Rules pass scripts only the config slice they use (params), so a
 # config change reruns exactly the rules that depend on it.
-import hashlib
 from pathlib import Path
 
 from snakemake.utils import validate
 
 import yaml
 
+from alpscan.code_hash import code_hash as import_closure_hash
 from alpscan.configuration import (
     check_config,
     retype_command_line_config,
@@ -34,21 +34,11 @@ check_inputs(config["inputs"], MODES, ALL_SAMPLES)
 IMPORTED = {(m, s) for m, samples in config["inputs"].items() for s in samples}
 
 
-def code_hash(*packages):
-    """Content hash of the library sub-packages a rule uses (a code change reruns it)."""
-    digest = hashlib.sha256()
-    src = Path(workflow.basedir) / "src" / "alpscan"
-    for package in packages:
-        # a sub-package directory, or a single top-level module such as "summary.py"
-        paths = (
-            [src / package]
-            if package.endswith(".py")
-            else (src / package).rglob("*.py")
-        )
-        for path in sorted(paths):
-            digest.update(path.relative_to(src).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def code_hash(script):
+    """Hash of the library modules ``scripts/<script>.py`` imports, directly or not
+    (a change to any of them reruns the rule, and only those)."""
+    base = Path(workflow.basedir)
+    return import_closure_hash(base / "scripts" / f"{script}.py", base / "src")
 
 
 def generation_config(wildcards):

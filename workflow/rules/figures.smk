@@ -30,7 +30,7 @@ rule figure_mgg:
         samples=BACKGROUND_SIM
         + [f"peaking_{h}" for h in ("pi0", "eta", "etap", "etac")]
         + ["xsgamma"],
-        code=code_hash("plotting"),
+        code=code_hash("figure_mgg"),
     message:
         "Figure 2: M_gg spectrum of mode {wildcards.mode}"
     script:
@@ -64,7 +64,7 @@ rule figure_scan:
         modes=MODES,
         vetoes=config["scan"]["vetoes_gev"],
         m_start=config["scan"]["m_start_gev"],
-        code=code_hash("plotting"),
+        code=code_hash("figure_scan"),
     message:
         "Figure 3 and the branching-fraction limits"
     script:
@@ -97,7 +97,7 @@ rule figure_gaw:
     params:
         vetoes=config["scan"]["vetoes_gev"],
         m_start=config["scan"]["m_start_gev"],
-        code=code_hash("plotting", "physics"),
+        code=code_hash("figure_gaw"),
     message:
         "Figures 4 and 5: the g_aW limit"
     script:
@@ -127,7 +127,7 @@ rule figure_toys:
         runtime="10m",
     params:
         modes=MODES,
-        code=code_hash("plotting"),
+        code=code_hash("figure_toys"),
     message:
         "Toy-MC bias and pulls"
     script:

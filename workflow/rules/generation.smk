@@ -18,7 +18,7 @@ rule generate_sample:
     params:
         cfg=generation_config,
         seed=config["seed"],
-        code=code_hash("generation", "physics"),
+        code=code_hash("generate_sample"),
     message:
         "Generating and reconstructing {wildcards.sample} for mode {wildcards.mode}"
     script:
@@ -51,7 +51,7 @@ rule import_sample:
         runtime="30m",
     params:
         spec=lambda wildcards: config["inputs"][wildcards.mode][wildcards.sample],
-        code=code_hash("ntuples.py", "ntuple_schema.py", "io.py"),
+        code=code_hash("import_sample"),
     message:
         "Importing external ntuples of {wildcards.sample} for mode {wildcards.mode}"
     script:
@@ -79,7 +79,7 @@ rule fidelity:
         fidelity=config["fidelity"],
         subdecay=config["physics"]["subdecay"],
         modes=MODES,
-        code=code_hash("fitting", "generation", "validation"),
+        code=code_hash("fidelity"),
     message:
         "Fidelity report: signal resolution and preselection efficiency"
     script:

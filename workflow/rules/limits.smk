@@ -29,7 +29,7 @@ rule limits_mode:
         lumi_on_fb=config["luminosity"]["on_resonance_fb"],
         limits=config["limits"],
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting", "stats", "physics"),
+        code=code_hash("limits_mode"),
     message:
         "CLs limits of mode {wildcards.mode}"
     script:
@@ -62,7 +62,7 @@ rule limit_gaw:
         ),
         lumi_on_fb=config["luminosity"]["on_resonance_fb"],
         limits=config_subset("limits", "cl", "efficiency_syst_rel"),
-        code=code_hash("fitting", "stats", "physics", "hepdata.py"),
+        code=code_hash("limit_gaw"),
     message:
         "g_aW limit from the {params.modes} modes combined"
     script:
@@ -97,7 +97,7 @@ rule toy_cls:
         lumi_on_fb=config["luminosity"]["on_resonance_fb"],
         limits=config_subset("limits", "cl", "efficiency_syst_rel"),
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting", "stats", "physics"),
+        code=code_hash("toy_cls"),
     message:
         "Toy-based CLs at {params.toy_cls[masses_gev]} GeV"
     script:

@@ -31,7 +31,7 @@ rule train_continuum_suppression:
             "cs2_loose_cs1_cut",
         ),
         seed=config["seed"],
-        code=code_hash("mva"),
+        code=code_hash("train_continuum_suppression"),
     message:
         "Training CS1 and CS2 for mode {wildcards.mode}"
     script:
@@ -60,7 +60,7 @@ rule train_veto:
         veto=config["mva"]["veto"],
         train_fraction=config["mva"]["train_fraction"],
         seed=config["seed"],
-        code=code_hash("mva"),
+        code=code_hash("train_veto"),
     message:
         "Training the pi0/eta veto for mode {wildcards.mode}"
     script:
@@ -86,7 +86,7 @@ rule train_xsgamma:
         train_fraction=config["mva"]["train_fraction"],
         max_train_events=config["mva"]["max_train_events"],
         seed=config["seed"],
-        code=code_hash("mva"),
+        code=code_hash("train_xsgamma"),
     message:
         "Training the Xs-gamma BDT for mode {wildcards.mode}"
     script:
@@ -121,7 +121,7 @@ rule score_mode:
         boundary=config["mva"]["boundary_gev"],
         seed=config["seed"],
         samples=ALL_SAMPLES,
-        code=code_hash("mva"),
+        code=code_hash("score_mode"),
     message:
         "Scoring every sample of mode {wildcards.mode}"
     script:

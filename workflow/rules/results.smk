@@ -22,7 +22,7 @@ rule control_eta:
             mode: config["physics"]["peaking_bf"]["eta"][mode]
             for mode in control_modes()
         },
-        code=code_hash("fitting", "stats", "physics"),
+        code=code_hash("control_eta"),
     message:
         "B -> K eta control modes {params.modes}"
     script:
@@ -70,7 +70,7 @@ rule summary:
             "n_toys_per_point": config["toys"]["n_toys"],
             "cl": config["limits"]["cl"],
         },
-        code=code_hash("summary.py"),
+        code=code_hash("summary"),
     message:
         "Results summary"
     script:

@@ -21,7 +21,7 @@ rule peaking_shapes:
     params:
         names=["pi0", "eta", "etap", "etac"],
         constraint_rel=config["scan"]["constraint_rel"],
-        code=code_hash("fitting"),
+        code=code_hash("peaking_shapes"),
     message:
         "Peaking-background shapes of mode {wildcards.mode}"
     script:
@@ -45,7 +45,7 @@ rule scan_points:
         m_start=config["scan"]["m_start_gev"],
         m_stop=scan_stop,
         vetoes=config["scan"]["vetoes_gev"],
-        code=code_hash("fitting"),
+        code=code_hash("scan_points"),
     message:
         "Scan points of mode {wildcards.mode}"
     script:
@@ -73,7 +73,7 @@ rule scan_chunk:
     params:
         n_chunks=config["scan"]["n_chunks"],
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting"),
+        code=code_hash("scan_chunk"),
     message:
         "Scan fits of mode {wildcards.mode}, chunk {wildcards.chunk}"
     script:
@@ -101,7 +101,7 @@ rule merge_scan:
     params:
         modes=MODES,
         z_ref=config["scan"]["gv_reference_z"],
-        code=code_hash("stats"),
+        code=code_hash("merge_scan"),
     message:
         "Merging the scan chunks; global significance"
     script:

@@ -21,7 +21,7 @@ rule optimise_cuts:
     params:
         selection=config["selection"],
         boundary=config["mva"]["boundary_gev"],
-        code=code_hash("mva"),
+        code=code_hash("optimise_cuts"),
     message:
         "Punzi optimisation for mode {wildcards.mode}"
     script:
@@ -43,6 +43,7 @@ rule merge_cuts:
         runtime="5m",
     params:
         modes=MODES,
+        code=code_hash("merge_cuts"),
     message:
         "Collecting the cuts of all modes"
     script:
@@ -68,7 +69,7 @@ rule select_mode:
     params:
         boundary=config["mva"]["boundary_gev"],
         samples=SELECTED_SAMPLES,
-        code=code_hash("mva"),
+        code=code_hash("select_mode"),
     message:
         "Selecting every sample of mode {wildcards.mode}"
     script:
@@ -122,7 +123,7 @@ rule selection_performance:
         background=BACKGROUND_SIM,
         boundary=config["mva"]["boundary_gev"],
         subdecay=config["physics"]["subdecay"],
-        code=code_hash("mva", "plotting", "generation"),
+        code=code_hash("selection_performance"),
     message:
         "Selection performance table and figures"
     script:

@@ -25,7 +25,7 @@ rule signal_model:
     params:
         subdecay=config["physics"]["subdecay"],
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting", "generation"),
+        code=code_hash("signal_model"),
     message:
         "Signal model of mode {wildcards.mode}"
     script:
@@ -62,7 +62,7 @@ rule signal_model_figures:
         runtime="10m",
     params:
         modes=MODES,
-        code=code_hash("fitting", "plotting"),
+        code=code_hash("signal_model_figures"),
     message:
         "Signal-model figures"
     script:

@@ -25,7 +25,7 @@ rule toy_chunk:
         n_chunks=config["toys"]["n_chunks"],
         seed=config["seed"],
         window_width_factor=config["scan"]["window_width_factor"],
-        code=code_hash("fitting", "stats", "physics"),
+        code=code_hash("toy_chunk"),
     message:
         "Toy-MC bias study of mode {wildcards.mode}, chunk {wildcards.chunk}"
     script:
