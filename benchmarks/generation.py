@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from alpscan.generation.detector import cm_boost_vector
-from alpscan.generation.run import _truth_chunk
+from alpscan.generation.run import truth_chunk
 from alpscan.generation.reconstruct import reconstruct
 from alpscan.generation.samples import sample_names
 
@@ -42,7 +42,7 @@ def rate(cfg, comp, n_events, repeats=3):
     for i in range(repeats + 1):  # first round warms up numba caches
         rng = np.random.default_rng(i)
         t0 = time.perf_counter()
-        ev = _truth_chunk(rng, comp, n_events, "Kp", gen["model"], gen["sim_tune"], beta, comp["sqrt_s"])
+        ev = truth_chunk(rng, comp, n_events, "Kp", gen["model"], gen["sim_tune"], beta, comp["sqrt_s"])
         reconstruct(rng, ev, "Kp", beam, cfg["detector"], cfg["preselection"])
         if i:
             best = min(best, time.perf_counter() - t0)

@@ -24,7 +24,9 @@ from alpscan.physics.constants import mass_gev, width_gev
 PEAK_PARTICLE = {"pi0": "pi0", "eta": "eta", "etap": "etap", "etac": "etac"}
 
 
-def _truth_chunk(rng, comp, n, mode, model, tune, beta, sqrt_s_ref):
+def truth_chunk(rng, comp, n, mode, model, tune, beta, sqrt_s_ref):
+    """``n`` truth-level events of one sample component (rng, config model and tune given);
+    off-resonance components are generated in the box scaled by √s/√s_ref."""
     kind, sqrt_s = comp["kind"], comp["sqrt_s"]
     if sqrt_s != sqrt_s_ref:
         # off-resonance: generate in the box that maps onto the on-resonance box
@@ -78,7 +80,7 @@ def generate_sample(mode: str, sample: str, cfg: dict, seed: int, progress: bool
         starts = range(0, n_total, chunk)
         for start in tqdm(starts, desc=f"{mode}/{sample}[{ci}]", disable=not progress, leave=False):
             n = min(chunk, n_total - start)
-            ev = _truth_chunk(rng, comp, n, mode, gen["model"], tune, beta, cfg["beam"]["sqrt_s_gev"])
+            ev = truth_chunk(rng, comp, n, mode, gen["model"], tune, beta, cfg["beam"]["sqrt_s_gev"])
             out, pairs = reconstruct(rng, ev, mode, beam, cfg["detector"], cfg["preselection"])
             if not out:
                 next_id += n
