@@ -1,34 +1,7 @@
-"""Double-sided Crystal Ball (DSCB) line shape: density, sampling and unbinned fit.
+"""Double-sided Crystal Ball (DSCB) line shape on numba-stats: density, cdf, sampling and
+the unbinned fit (masses and widths in GeV).
 
-The DSCB is a Gaussian core with separate widths left and right of the mode and a
-power-law tail on each side (spec §7).  It is built on
-:mod:`numba_stats.crystalball_ex`, whose parameters map onto ours as
-
-==========================  ===========================
-``numba_stats`` name        alpscan name
-==========================  ===========================
-``loc``                     ``mu`` (mode, GeV)
-``scale_left``              ``sigma_l`` (GeV)
-``scale_right``             ``sigma_r`` (GeV)
-``beta_left``               ``alpha_l`` (core widths)
-``m_left``                  ``n_l`` (power, > 1)
-``beta_right``              ``alpha_r`` (core widths)
-``m_right``                 ``n_r`` (power, > 1)
-==========================  ===========================
-
-The unnormalised shape is, with ``z = (x - mu)/sigma_l`` for ``x < mu`` and
-``z = (x - mu)/sigma_r`` otherwise,
-
-* ``exp(-z²/2)`` for ``-alpha_l <= z <= alpha_r``,
-* ``A_l (B_l - z)^(-n_l)`` for ``z < -alpha_l`` and the mirror image for
-  ``z > alpha_r``, with ``A, B`` fixed by continuity of value and slope at
-  ``mu ∓ alpha σ``.
-
-It is continuous (with continuous first derivative) everywhere, including at the mode.
-Masses and widths are in GeV throughout; densities are per GeV.
-
-Everything here is a pure function of its arguments; the fit returns an immutable
-:class:`DSCBFit`.
+Design notes: docs/scan.md.
 """
 
 from __future__ import annotations

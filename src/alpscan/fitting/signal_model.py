@@ -1,62 +1,7 @@
-"""Signal model of the mass scan: DSCB fits per grid mass, interpolation in m_a, and
-the long-lived efficiency ratio (spec §7).
+"""Signal model of the mass scan (spec §7): DSCB fits per grid mass, their smooth
+interpolation in m_a, and the long-lived efficiency ratio versus cτ.
 
-Three steps:
-
-1. :func:`fit_signal_grid` fits a double-sided Crystal Ball (:func:`fit_dscb`) to the
-   selected M_γγ of every prompt signal sample (one per grid mass m_a) and computes the
-   selection efficiency.  One row per grid mass; fits that are not valid are *kept and
-   flagged* (``fit_valid=False``) and ignored by the interpolation.
-2. :func:`interpolate_signal_model` turns that table into a :class:`SignalModel`, a
-   smooth function of m_a for every DSCB parameter and the efficiency.
-3. :func:`fit_longlived_ratio` fits ε_LL/ε_prompt(cτ) at one mass with a smooth,
-   monotonically decreasing three-parameter function (:func:`longlived_ratio`).
-
-Interpolation choice
---------------------
-Every quantity is interpolated with a cubic *smoothing spline*
-(:func:`scipy.interpolate.make_smoothing_spline`, which minimises
-``Σ w_i (y_i − f(m_i))² + λ ∫ f''(m)² dm``) fitted to the valid rows only, weighted by
-``w_i = 1/err_i²``, with λ chosen by generalised cross-validation (``smoothing="gcv"``,
-the default) or given explicitly (``smoothing=<float λ>``).  A smoothing spline does not
-penalise straight lines, so a linear trend is reproduced exactly, and GCV decides how
-much curvature the data support.  ``smoothing="poly:<k>"`` uses instead a weighted
-least-squares polynomial of degree k in m_a (also the fallback when fewer than five
-valid rows exist, with k = min(2, n_valid − 1)).
-
-The spline is fitted to *transformed* parameters so that the model stays inside the
-DSCB domain at every m_a:
-
-==========================  ======================================================
-quantity                    interpolated variable
-==========================  ======================================================
-``mu``                      ``mu − m_a`` (peak shift, GeV)
-``sigma_l``, ``sigma_r``    ``ln sigma`` (widths > 0)
-``alpha_l``, ``alpha_r``    ``ln alpha`` (> 0)
-``n_l``, ``n_r``            ``ln(n − 1)`` (> 1)
-``efficiency``              ``efficiency`` (clipped at 0)
-==========================  ======================================================
-
-Errors are propagated to the transformed variables to first order.  To keep a fit
-whose Hesse error is unrealistically small (e.g. a tail parameter pinned at a limit)
-from dominating, each error is floored at a quarter of the median error of that
-variable.  Outside the range of valid grid masses the model is held constant at the
-edge values (no extrapolation of the shape); ``mu`` keeps following ``m_a`` there
-(the *shift* ``mu − m_a`` is held constant).
-
-Long-lived efficiency form
---------------------------
-The ratio of the long-lived to the prompt efficiency is modelled as
-
-    r(cτ) = [1 + (cτ / c₀)^p]^(−q),      c₀ > 0 (mm), p > 0, q > 0,
-
-a generalised log-logistic survival function.  For positive parameters it equals 1 at
-cτ = 0, is ≤ 1 and strictly decreasing for every cτ > 0 (monotonicity and the bound
-hold *by construction*; the fit only has to keep the parameters positive, which is done
-with Minuit limits), and falls like ``(cτ/c₀)^(−pq)`` at large cτ — the expected
-``1/cτ`` behaviour when the ALP mostly decays beyond the calorimeter corresponds to
-``p·q ≈ 1``.  c₀ is the cτ scale of the drop, p its sharpness and q the
-large-cτ power.
+Design notes: docs/scan.md.
 """
 
 from __future__ import annotations
@@ -296,7 +241,7 @@ def _poly_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int) -> Callab
 
 
 def _smooth_curve(x: np.ndarray, y: np.ndarray, err: np.ndarray, smoothing) -> Callable:
-    """Smooth curve through (x, y ± err); see the module docstring."""
+    """Smooth curve through (x, y ± err); see docs/scan.md."""
     good = np.isfinite(x) & np.isfinite(y) & np.isfinite(err) & (err > 0)
     x, y, err = x[good], y[good], err[good]
     if x.size == 0:
@@ -334,7 +279,7 @@ class SignalModel:
         Range of valid grid masses (GeV); outside it the model is held at the edge
         values (``mu`` follows ``m_a`` with the edge peak shift).
     smoothing : str or float
-        Interpolation setting used (see the module docstring).
+        Interpolation setting used (see docs/scan.md).
     curves : Mapping[str, Callable]
         Interpolated (transformed) variable per name of :data:`MODEL_PARAMS`.
     """

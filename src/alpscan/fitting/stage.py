@@ -1,13 +1,7 @@
-"""Signal-model stage (spec §7): the prompt DSCB grid fits with their smooth
-interpolation in m_a, and the long-lived efficiency ratio ε_LL/ε_prompt versus cτ.
+"""Signal-model stage (spec §7): the prompt grid table, the long-lived efficiency tables and
+the peaking-background shapes the scan uses.
 
-The long-lived efficiency is measured the way the analysis sees a displaced ALP: the
-selected long-lived sample of one (m_a, cτ) point is fitted with the scan's window fit
-(:func:`alpscan.fitting.scan.fit_point`) using the *prompt* signal shape, so the low-side
-tail from the photon directions taken from the IP lowers the fitted yield.
-ε_LL = N_fit / N_generated × B(sub-decays); the ratio divides by the prompt model's
-efficiency in the same window.  For each mass the ratio is fitted with the monotone
-three-parameter form of :func:`alpscan.fitting.signal_model.longlived_ratio`.
+Design notes: docs/scan.md.
 """
 
 from __future__ import annotations

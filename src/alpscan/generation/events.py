@@ -1,27 +1,7 @@
-"""Truth-level event generation in the c.m. frame (GeV, mm).
+"""Truth-level event generation in the c.m. frame (GeV, mm): signal, peaking and X_sγ B decays
+and the combinatorial continuum and BB̄ backgrounds, as :class:`TruthEvents`.
 
-Every generator returns a :class:`TruthEvents`: padded arrays of the particles of N
-events, split into the B-candidate system (the K(*) tracks and the two "a photons")
-and the rest of the event (ROE), with the decay history the π⁰/η veto needs (which
-photon is whose sibling).
-
-Two families of generators (the choice is documented in the README):
-
-* **Physical B decays** (signal B → K(*)a, peaking B → K(*)π⁰/η/η′, B⁺ → K⁺η_c and
-  B → X_sγ): Υ(4S) → BB̄ with the B momentum from two-body kinematics and a sin²θ
-  angular distribution; the other B decays generically (RAMBO n-body phase space
-  of π±, K±, π⁰, η).  M_bc and ΔE are emergent.
-* **Combinatorial backgrounds** (continuum qq̄ and generic B⁺B⁻, B⁰B̄⁰): the fraction
-  of events with a K(*)γγ combination in the loose box M_bc > 5.20 GeV,
-  −0.35 < ΔE < 0.25 GeV is tiny (≲10⁻³), so these are generated directly in that
-  candidate phase space: M_bc (ARGUS), ΔE (linear) and M_γγ (falling spectrum plus
-  π⁰/η/η′ peaks) are sampled from [T] shapes, the candidate decays to K(*) + γγ with
-  its axis aligned with the event's thrust axis for qq̄ (jet-like) or isotropic for
-  BB̄, each candidate photon gets a parent (π⁰, η, split-off, other) whose sibling
-  photon is added to the event, and the remaining four-momentum fragments into two
-  RAMBO jets (qq̄) or one spherical RAMBO system (BB̄).  The yield is
-  σ × L × ε_box with ε_box a [T] configuration value.  Event shapes, veto partners
-  and all detector effects are then emergent.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations

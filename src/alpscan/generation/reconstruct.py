@@ -1,16 +1,7 @@
-"""Detector simulation and reconstruction of B → K(*)γγ candidates.
+"""Detector simulation and reconstruction of B → K(*)γγ candidates: the candidate table
+(best kinematic-fit χ²) and the photon-pair table for the π⁰/η veto (GeV, mm).
 
-Takes :class:`~alpscan.generation.events.TruthEvents` (c.m. frame), applies the toy
-detector of :mod:`alpscan.generation.detector` in the lab frame and builds:
-
-* one row per event with a selected B candidate (best kinematic-fit χ² among all
-  K(*)γγ combinations in the M_bc/ΔE box), with M_γγ after the B-mass-constrained
-  kinematic fit (``m_gg``), M_bc, ΔE, the photon cluster-shape quantities, helicity
-  angles and the event-shape variables computed from the detected particles;
-* the photon-pair table: each chosen a photon × every other detected photon of the
-  event (the candidate's own partner photon excluded) for the π⁰/η veto.
-
-Energies/momenta in GeV, lengths in mm.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
-"""Sample catalogue, yields and seeds.
+"""Sample catalogue: the components, expected yields, weights and seeds of every
+(mode, sample) file under ``results/generation/``.
 
-A *sample* is one parquet file per (mode, name) under ``results/generation/``.
-Its events come from one or more *components* (a generator call with a number of
-events, a weight and a tune).  Expected yields follow cross section × luminosity ×
-branching fractions (spec §1, §3):
-
-* continuum qq̄ (q = u, d, s, c):  N = σ_q · L · ε_box(mode) · k_q
-* generic B⁺B⁻ / B⁰B̄⁰:            N = N_BB̄ · f₊₋/f₀₀ · ε_box,BB̄(mode)
-* peaking B → K(*)h:             N = 2 N_BB̄ f · B(B → K(*)h) · B(h → γγ) · B(sub-decays)
-* B → X_sγ:                      N = 2 N_BB̄ f · B(B → X_sγ) · f_Xs(mode)
-
-with N_BB̄ = 772 × 10⁶ × L/711 fb⁻¹.  Simulation has ``sim_scale`` times the expected
-data yield and weight 1/sim_scale (peaking and X_sγ simulation at least
-``min_sim_events``, weight N_exp/N_gen); pseudo-data and off-resonance data are
-Poisson-fluctuated with weight 1 and are generated with ``data_tune``.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
-"""Gradient-boosted decision-tree classifiers (xgboost) for the multivariate selection.
+"""Gradient-boosted decision trees (xgboost) of the selection: training with class-balanced
+weights, prediction, save/load as self-describing JSON, per-mass-region models and AUC.
 
-All classifiers of the analysis — CS1, CS2, the X_sγ BDT and the off-resonance
-reweighter — are built with :func:`train_bdt`: xgboost's native API, ``hist`` tree
-method, binary logistic objective, a fixed seed and a fixed thread count, so a training
-is reproducible bit for bit on one machine.  Signal and background weights are rescaled
-so that each class carries the same total weight (class balancing) and the mean weight
-over all training events is one, which keeps ``min_child_weight`` meaningful whatever the
-luminosity weights are.
-
-A trained classifier is a :class:`BDTModel`: the xgboost ``Booster`` together with the
-ordered list of its input columns.  :func:`save_model` writes it as xgboost JSON; the
-feature list (and any metadata, e.g. the mass region) is stored *inside* that JSON, both
-as the booster's ``feature_names`` and as the booster attributes ``alpscan_features`` /
-``alpscan_meta``, so a single file is self-describing and still loads with plain
-``xgboost.Booster(model_file=...)``.
-
-Training parameters (the ``params`` mapping) use xgboost's native names; the sklearn
-aliases ``n_estimators``, ``learning_rate``, ``reg_lambda``, ``reg_alpha``, ``n_jobs``
-and ``random_state`` are accepted.  Keys not given take :data:`DEFAULT_BDT_PARAMS`.
-``num_boost_round`` is the number of trees.  ``seed`` always comes from the ``seed``
-argument.  Note that with ``subsample = colsample_bytree = 1`` the training is fully
-deterministic and does not depend on the seed at all.
+Design notes: docs/selection.md.
 """
 
 from __future__ import annotations
@@ -112,8 +93,8 @@ def xgb_params(params: Mapping[str, Any] | None, seed: int) -> tuple[dict[str, A
     Parameters
     ----------
     params : mapping or None
-        User parameters (native xgboost names or the sklearn aliases listed in the
-        module docstring).  ``tree_method``, ``objective`` and ``seed`` may not be set.
+        User parameters (native xgboost names or the sklearn aliases listed in
+        docs/selection.md).  ``tree_method``, ``objective`` and ``seed`` may not be set.
     seed : int
         Random seed (row/column subsampling), taken modulo 2³².
 
@@ -236,7 +217,7 @@ def train_bdt(
         Non-negative per-event weights (default: ones).  Only their relative size within
         each class matters; see :func:`balanced_weights`.
     params : mapping, optional
-        Training parameters (see the module docstring and :data:`DEFAULT_BDT_PARAMS`).
+        Training parameters (see docs/selection.md and :data:`DEFAULT_BDT_PARAMS`).
     seed : int, optional
         Random seed.
     features : sequence of str, optional

@@ -1,17 +1,7 @@
-"""Input-variable lists of the multivariate selection and the training/fit sample split.
+"""Input-variable lists of the classifiers, the variables they must never see, and the
+training/fit split of the simulated samples.
 
-The variable lists follow the paper's description of its classifiers (spec §5); where the
-paper says only "several modified Fox-Wolfram moments" the choice made here is written
-down next to each list.  All names are columns of the candidate tables written by the
-generation stage (``results/generation/{mode}/{sample}.parquet``).
-
-Variables that must never enter a classifier: ``m_gg``/``m_gg_raw`` (the classifiers
-must not learn the mass spectrum — the training signal is flat in M_γγ precisely so they
-cannot), ``mbc``/``delta_e``/``chi2_kinfit`` (the B-candidate selection), and the
-generator truth (``truth_match``, ``parent_gamma*``, ``component``, ``m_a_true``,
-``flight_mm``, ``ctau_mm``).  :func:`check_no_forbidden` enforces this.
-
-Everything here is a pure function or an immutable tuple.
+Design notes: docs/selection.md.
 """
 
 from __future__ import annotations
@@ -101,7 +91,7 @@ XSGAMMA_VARIABLES: tuple[str, ...] = (
     "cos_hel_b",
 )
 
-#: Columns that must never be used as classifier inputs (see the module docstring).
+#: Columns that must never be used as classifier inputs (see docs/selection.md).
 FORBIDDEN_VARIABLES: frozenset[str] = frozenset(
     {
         "m_gg",

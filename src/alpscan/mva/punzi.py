@@ -1,26 +1,7 @@
-"""Cut optimisation with the Punzi figure of merit (spec §5).
+"""Cut optimisation with the Punzi figure of merit ε/(a/2 + √B) on a grid of thresholds
+of the four classifier outputs (spec §5), vectorised over the grid.
 
-For each mode and mass region the thresholds on the four classifier outputs — CS1, CS2
-(keep large scores) and P(π⁰), P(η) (keep small scores) — are chosen on a regular grid
-to maximise
-
-.. math:: \\mathrm{FOM} = \\frac{\\varepsilon}{a/2 + \\sqrt{B}}, \\qquad a = 3,
-
-with ε the signal efficiency and B the expected background (Punzi 2003).  A candidate
-passes axis ``k`` if ``score_k > t_k`` (direction ``+1``) or ``score_k < t_k``
-(direction ``-1``), strict in both cases.
-
-The search is vectorised: each event is assigned, per axis, the integer number of grid
-thresholds it passes in the "looser" direction (via :func:`numpy.searchsorted`, with
-exactly the comparisons above, so ties are handled identically to a brute-force loop);
-the weighted events are histogrammed into that D-dimensional integer grid with
-:func:`numpy.bincount`, and a (reverse) cumulative sum along each axis turns the
-histogram into the weighted count passing every grid point at once.  Cost
-``O(N + n_t^D)`` instead of ``O(N · n_t^D)``; memory ``(n_t + 1)^D`` floats
-(step 0.05, D = 4: 21 thresholds, 234 256 cells).
-
-Ties in the FOM are resolved by taking the first maximum in C order of the grid (lowest
-index on the first axis first).
+Design notes: docs/selection.md.
 """
 
 from __future__ import annotations

@@ -1,32 +1,7 @@
-"""Off-resonance calibration of the continuum simulation (spec §6) and closure metrics.
+"""Off-resonance calibration of the continuum simulation (spec §6): normalisation per mass
+region, classifier-based shape weights, and the closure metrics.
 
-Two corrections are derived from off-resonance data and applied to the continuum
-simulation (off- and on-resonance):
-
-1. **Normalisation** — per M_γγ region, the ratio of the weighted off-resonance data
-   yield to the weighted off-resonance simulation yield
-   (:func:`normalisation_ratio`, :func:`normalisation_ratio_by_region`).
-2. **Shape** — the data-driven method of Martschei et al. (2012): an xgboost classifier
-   separates off-resonance data (label 1) from simulation (label 0) on the
-   continuum-suppression variables; for a simulated event with classifier output p the
-   weight is the estimated density ratio
-
-   .. math:: r(x) = \\frac{p}{1-p} \\cdot \\frac{W_\\text{sim}}{W_\\text{data}},
-
-   where ``W`` are the total training weights of each class: a classifier trained on
-   classes of unequal total weight estimates odds ``(W_data f_data)/(W_sim f_sim)``,
-   and the prior factor turns them into ``f_data/f_sim``, whose mean over the
-   simulation is one.  ``r`` is clipped to ``[0, w_max]`` (default
-   :data:`DEFAULT_W_MAX` = 10: a simulated event standing in for more than ten times
-   its own density signals a region the simulation hardly populates, and an unbounded
-   weight there would dominate the variance of every weighted distribution).  After
-   clipping the weights are rescaled by one constant so that their (``w_sim``-weighted)
-   mean over the training simulation is exactly one, i.e. the shape correction never
-   changes the normalisation; that is the job of step 1.
-
-Closure is checked with :func:`binned_chi2` (χ² of two weighted histograms with Σw²
-errors) and :func:`weighted_ks` (Kolmogorov–Smirnov distance of the weighted empirical
-CDFs with an effective-sample-size p-value), both returned by :func:`closure_metrics`.
+Design notes: docs/selection.md.
 """
 
 from __future__ import annotations

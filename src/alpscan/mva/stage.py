@@ -1,19 +1,8 @@
-"""The multivariate-selection stage (spec §5–6): sample roles, training sets,
-scoring, off-resonance calibration and the Punzi-optimised selection.
+"""The multivariate-selection stage (spec §5–6): sample roles, training sets, scoring,
+off-resonance calibration and the Punzi-optimised selection; pure functions the rule
+scripts call.
 
-Sample roles
-------------
-* BDT training signal: ``signal_uniform`` (flat M_γγ, a sample of its own).
-* BDT training background: the simulated on-resonance backgrounds
-  (:data:`BACKGROUND_SIM`) with ``split_train(uid)`` true (fraction
-  ``mva.train_fraction``).  Those events are never used again: every later step
-  (calibration closure, Punzi optimisation, fits, validation) uses the other events,
-  whose weight is scaled by 1/(1 − fraction) (column ``weight_fit``; training events
-  get ``weight_fit = 0`` and ``is_train = True``).
-* Prompt/long-lived signal, peaking, X_sγ, off-resonance and data samples are never
-  used for BDT training (the X_sγ BDT uses the ``xsgamma`` sample with the same split).
-
-All functions are pure; the rule scripts do the I/O.
+Design notes: docs/selection.md.
 """
 
 from __future__ import annotations
@@ -37,7 +26,7 @@ CS_VARIABLES = tuple(dict.fromkeys(CS1_VARIABLES + CS2_VARIABLES))
 
 
 def add_roles(frame: pd.DataFrame, sample: str, train_fraction: float, seed: int) -> pd.DataFrame:
-    """Add ``is_train`` and ``weight_fit`` (see the module docstring)."""
+    """Add ``is_train`` and ``weight_fit`` (see docs/selection.md)."""
     out = frame.copy()
     if sample in SPLIT_SAMPLES and len(out):
         is_train = split_train(out["uid"].to_numpy(), train_fraction, seed)

@@ -1,31 +1,7 @@
-"""ALP production in B → K(*) a and decay a → γγ for an ALP coupled to SU(2)_L gauge bosons.
+"""ALP production in B → K(*)a and decay a → γγ for an ALP coupled to SU(2)_L gauge
+bosons (Izaguirre, Lin, Shuve 2017): rates, branching fractions and cτ.
 
-Model: Izaguirre, Lin, Shuve, "Searching for axionlike particles in flavor-changing neutral
-current processes", PRL 118 (2017) 111802 (formulas collected in spec §9).  The ALP couples
-only to the W bosons through ``-(g_aW / 4) a W W̃``.  A top/charm–W loop induces the
-flavour-changing coupling ``g_abs`` (``a b̄ s``) and electroweak mixing gives the photon
-coupling ``g_aγγ = g_aW sin²θ_W``:
-
-* ``g_abs = -(3√2 G_F m_W² g_aW / 16π²) Σ_{α=c,t} V_αb V*_αs f(m_α²/m_W²)``,
-  ``f(x) = x [1 + x (ln x − 1)] / (1 − x)²``;
-* ``Γ(B → K a)  = m_B³ |g_abs|² / (64π) · f₀²(m_a²) · (1 − m_K²/m_B²)² · λ^½(1, m_K²/m_B², m_a²/m_B²)``;
-* ``Γ(B → K* a) = m_B³ |g_abs|² / (64π) · A₀²(m_a²) · λ^{3/2}(1, m_K*²/m_B², m_a²/m_B²)``;
-* ``Γ(a → γγ) = (g_aW sin²θ_W)² m_a³ / (64π)``,
-
-with the Ball–Zwicky light-cone-sum-rule form factors
-``f₀(q²) = 0.330 / (1 − q²/37.46 GeV²)`` and
-``A₀(q²) = 1.364 / (1 − q²/m_B²) − 0.990 / (1 − q²/36.78 GeV²)``.
-
-Units: masses in GeV, couplings ``g_aW`` and ``g_abs`` in GeV⁻¹, widths in GeV, decay lengths
-in mm.  Every function is vectorised over numpy arrays (``m_a`` and ``g_aw`` broadcast) and
-pure.  Hadron masses and B lifetimes come from :mod:`alpscan.physics.constants` (the
-``particle`` package); the top and charm quark masses from ``particle`` directly; the
-electroweak and CKM inputs are keyword arguments whose defaults are PDG 2024 world averages.
-
-Mode names (spec §11): ``Kp`` = B⁺ → K⁺a, ``K0S`` = B⁰ → K⁰a, ``Kst0`` = B⁰ → K*⁰a,
-``Kstp`` = B⁺ → K*⁺a.  **The branching fractions returned here are for the neutral kaon K⁰
-(not K⁰_S) and for the K* summed over its decays**: the analysis multiplies by
-B(K⁰ → K⁰_S) = 1/2, B(K⁰_S → π⁺π⁻), B(K* → Kπ) itself (spec §9).
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations

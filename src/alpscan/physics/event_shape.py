@@ -1,35 +1,7 @@
-"""Event-shape variables for continuum suppression (Fox–Wolfram, KSFW, thrust, ...).
+"""Event-shape variables for continuum suppression (Fox–Wolfram, KSFW, thrust, ...) on
+padded particle arrays, computed by numba kernels.
 
-All functions work on *padded* particle arrays: ``p3`` of shape ``(N, M, 3)`` holds
-``(px, py, pz)`` in GeV in the e⁺e⁻ centre-of-mass frame, ``mask`` of shape ``(N, M)``
-is true for real particles and ``charge`` (optional, ``(N, M)``) holds −1, 0 or +1.
-Rows where ``mask`` is false are never read, so they may contain anything (NaN, inf,
-garbage).  Results are per event (leading axis ``N``).  An event is split into the
-B-candidate side ("sig", ``(N, S, 3)``) and the rest of the event ("roe", ``(N, R, 3)``).
-
-Conventions
------------
-* A particle with ``|p| = 0`` has no direction: it is skipped in every direction-based
-  quantity (it would contribute zero weight to all of them except the KSFW
-  signal-side sums, which weight signal particles by 1 and by their charge).
-* Quantities that are a ratio with a vanishing denominator (thrust, R2, sphericity,
-  aplanarity, cosines with an undefined axis, axis-based moments when the axis is
-  undefined) are ``NaN``; plain sums over an empty event are 0.
-* Thrust axes are unit vectors with the sign fixed by ``n_z > 0`` (if ``n_z == 0``:
-  ``n_y > 0``; if also ``n_y == 0``: ``n_x > 0``).  Thrust is exact (exhaustive) for
-  events with ≤ 8 particles and a seeded iterative search otherwise (see
-  :func:`thrust`).
-* Legendre polynomials are the ordinary ``P_l``.  Pair sums such as the Fox–Wolfram
-  moments are evaluated through the spherical-harmonic addition theorem
-  ``P_l(n_i·n_j) = Σ_m Y_lm(n_i) Y_lm(n_j)`` (real harmonics, normalised so that the
-  sum is exactly ``P_l``), which turns every O(M²) pair sum into an O(M) sum per event
-  with no ``(N, M, M)`` temporaries.
-
-The heavy lifting is done by numba ``@njit(cache=True)`` kernels that loop over events
-(single-threaded); the public functions only validate and convert inputs (read-only or
-non-float64 inputs are copied).  :func:`event_shape_table` costs a few µs per event for
-3 + 40 particles; the first call in a fresh environment compiles the kernels (~10 s),
-later processes load them from the numba cache.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations

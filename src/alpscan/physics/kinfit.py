@@ -1,53 +1,7 @@
-"""Vectorised kinematic fit of B → K(*) γ γ candidates with a B-mass constraint.
+"""Vectorised kinematic fit of B → K(*)γγ candidates with a B-mass constraint
+(iterated Lagrange multipliers; statuses 0 ok, 1 not converged, 2/3 failed with χ² = inf).
 
-The fit follows the iterated, linearised Lagrange-multiplier method of P. Avery,
-"Applied fitting theory I: general least squares theory" (CBX 91-72) and
-"Applied fitting theory VI: formulas for kinematic fitting" (CBX 98-37).  For measured
-parameters ``α0`` with covariance ``V0`` and constraints ``h(α) = 0``, linearised around
-the current estimate ``α_A`` with derivative matrix ``D = ∂h/∂α |α_A``::
-
-    V_D = (D V0 Dᵀ)⁻¹
-    λ   = V_D (D (α0 − α_A) + h(α_A))
-    α   = α0 − V0 Dᵀ λ
-    χ²  = λᵀ V_D⁻¹ λ
-    V   = V0 − V0 Dᵀ V_D D V0
-
-and ``α_A ← α`` is iterated until the constraint is satisfied (``|h| < tol``) and χ² has
-stopped changing.
-
-Parametrisation (9 measured parameters per candidate, :data:`PARAM_NAMES`):
-
-* ``0..2``: K(*) system three-momentum ``(px, py, pz)`` in GeV, full 3×3 covariance per
-  candidate; its mass is fixed to the per-candidate value ``k_mass``
-  (``E_K = sqrt(|p|² + m²)``),
-* ``3..5``: photon 1 ``(E [GeV], θ [rad], φ [rad])``,
-* ``6..8``: photon 2 ``(E, θ, φ)``; the photon errors are independent (diagonal).
-
-There is a single constraint, ``M(K + γ1 + γ2) = m_B`` (``m_B`` per candidate, e.g. B+ or
-B0), implemented as ``h = (M² − m_B²) / (2 m_B)`` which is ``≈ M − m_B`` in GeV so that
-``tol`` is a mass tolerance.  ``ndf = 1``.
-
-IP constraint.  The paper also constrains the B decay vertex to the interaction point.
-In the toy reconstruction the photon directions (θ, φ) are *defined* as the direction from
-the IP to the ECL cluster and the K(*) tracks are produced at (and their momenta quoted at)
-the IP, so every daughter already originates from the IP by construction of the
-parametrisation: the vertex constraint is implicit and adds no further equation here.
-The displaced-ALP effect (smaller opening angle, low-side M_γγ tail) therefore survives
-the fit exactly as it does in the paper.
-
-Everything is vectorised over candidates (numpy only, a fixed small number of
-iterations); only not-yet-converged candidates are recomputed at each iteration.
-
-Failure handling (``status``):
-
-* ``0`` — converged,
-* ``1`` — not converged within ``max_iter`` iterations (last iterate and its χ² kept),
-* ``2`` — a photon energy went ≤ 0 during the iteration: the fit is stopped for that
-  candidate, the last valid iterate is kept, ``chi2 = +inf`` and pulls are NaN,
-* ``3`` — non-finite numbers (e.g. degenerate ``D V0 Dᵀ ≤ 0``): as for ``2``.
-
-``chi2 = +inf`` for statuses 2 and 3 guarantees that a best-χ² candidate selection never
-picks a failed fit.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations
@@ -125,7 +79,7 @@ class KinFitResult:
     chi2 : (N,) fit χ² (``+inf`` for failed fits, status 2/3).
     ndf : number of degrees of freedom (1).
     converged : (N,) bool, ``status == 0``.
-    status : (N,) int8, see the module docstring.
+    status : (N,) int8, see docs/generation.md.
     n_iter : (N,) int, linearised updates performed per candidate.
     lam : (N,) Lagrange multiplier of the last update.
     var_fit : (N, 9) diagonal of the fitted covariance.

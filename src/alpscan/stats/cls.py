@@ -1,32 +1,7 @@
-"""Asymptotic CLs upper limits (CCGV q̃_μ) from profiled likelihoods, and the toy tail fraction.
+"""Asymptotic CLs upper limits (CCGV q̃_μ) from profiled likelihoods, and the toy tail
+fraction P(q ≥ q_obs).
 
-References
-----------
-* G. Cowan, K. Cranmer, E. Gross, O. Vitells, "Asymptotic formulae for likelihood-based
-  tests of new physics", EPJC 71 (2011) 1554 [CCGV]; q̃_μ is their Eq. (16), its asymptotic
-  distribution their Eqs. (65)–(66), the Asimov data set their Sec. 3.1 and the expected
-  bands their Eq. (89) (in the CLs form used by pyhf).
-* A. L. Read, "Presentation of search results: the CLs technique", J. Phys. G 28 (2002) 2693.
-
-Conventions
------------
-* ``nll`` is always −ln L (not −2 ln L); a *profiled* NLL is minimised over all nuisance
-  parameters at fixed signal strength μ.
-* ``cl`` is the confidence level (0.90 in this analysis); the limit is the μ at which
-  CLs = 1 − cl.
-* Test statistic q̃_μ (CCGV Eq. 16)::
-
-      q̃_μ = 2 [NLL(μ) − NLL(μ̂)]  for 0 ≤ μ̂ ≤ μ
-            2 [NLL(μ) − NLL(0)]   for μ̂ < 0
-            0                      for μ̂ > μ
-
-* CLs+b = p_{s+b} = P(q̃_μ ≥ q̃_obs | μ), CLb = P(q̃_μ ≥ q̃_obs | 0) (pyhf convention, so that
-  CLb = 1 − p_b of CCGV), CLs = CLs+b / CLb.
-* Expected bands are labelled by n_σ ∈ {−2, −1, 0, +1, +2}: n_σ = +2 is the *weaker* limit
-  obtained for an upward fluctuation of the background-only data, n_σ = −2 the stronger.
-  :class:`LimitResult` stores them in that order (m2, m1, median, p1, p2).
-
-All functions are pure; array arguments are broadcast with numpy.
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations

@@ -1,47 +1,7 @@
-"""CLs upper limits from profile likelihoods of the scan fits (spec §9).
+"""CLs upper limits from the profile likelihoods of the scan fits (spec §9): branching
+fraction per mode and the g_aW limit of the four modes combined.
 
-Every mass point of every mode is summarised by two *profile curves*: the profiled
-−ln L of its fit window as a function of the signal yield ``n`` (events in the window),
-all other parameters (polynomial, peaking yields, constrained η_c) minimised — once for
-the observed pseudo-data and once for the background-only Asimov data set.  The
-profile of a convex likelihood (the window likelihood is convex in its linear yields) is
-convex in ``n``; it is tabulated on a grid by the batched fitter and interpolated here
-(:class:`ProfileCurve`).
-
-Signal strength, efficiency systematic and toy bias
-----------------------------------------------------
-For a mode with window efficiency ε (selection × sub-decay fractions × fraction of the
-signal DSCB inside the window) the expected in-window signal yield of a branching
-fraction B is ``s = k·B·θ`` with ``k = 2·N_BB̄·f·ε`` and θ the efficiency nuisance
-parameter, Gaussian-constrained to 1 with width σ_ε = 0.223 (22.3 %, paper)::
-
-    −ln L(B, θ) = P(k·B·θ + b) + (θ − 1)²/(2 σ_ε²)
-
-where ``b = bias·σ_Sig`` is the toy-MC bias of the fitted yield (the fit returns on
-average ``N_true + b``, so the likelihood of the true yield is ``P(N_true + b)``; this
-*is* the paper's bias correction of the yield).  θ is profiled numerically (dense grid
-on [θ_min, θ_max] and a parabolic refinement; the grid is vectorised).  The POI is
-scanned in units of ``s₀ = k·B`` (events at θ = 1) and converted to B at the end.
-
-CLs uses :func:`alpscan.stats.cls.asymptotic_limits` (CCGV q̃_μ, Asimov expected bands).
-The Asimov curve has no bias shift (Asimov data are the model's expectation).
-
-g_aW from the four modes
-------------------------
-For a coupling g_aW (GeV⁻¹) and ALP mass m_a the expected yield of mode j is::
-
-    s_j(g) = 2·N_BB̄·f_j·B_j(m_a, g)·ε_j(m_a)·r_j(m_a, cτ(m_a, g))
-
-(B(a → γγ) = 1, :mod:`alpscan.physics.alp`), where ``r_j`` is the long-lived to prompt
-efficiency ratio at the ALP's own proper decay length ``cτ(m_a, g)``.  Because the
-efficiency is evaluated at the cτ of the very coupling being tested, the limit
-``g_UL`` solves ``CLs(g_UL) = 0.1`` with ``ε(cτ(g_UL))``: the self-consistent solution.
-The four modes share g_aW and one efficiency nuisance θ (the 22.3 % is dominated by the
-common prompt-signal calibration, so it is treated as fully correlated)::
-
-    −ln L(g, θ) = Σ_j P_j(s_j(g)·θ + b_j) + (θ − 1)²/(2 σ_ε²)
-
-All functions are pure; yields are numbers of events, masses GeV, cτ mm, g_aW GeV⁻¹.
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations

@@ -1,35 +1,7 @@
-"""Look-elsewhere effect with the Gross–Vitells upcrossing method.
+"""Look-elsewhere effect with the Gross–Vitells upcrossing method: global p-value and
+significance from the local significance curve.
 
-Reference: E. Gross and O. Vitells, "Trial factors for the look elsewhere effect in high
-energy physics", Eur. Phys. J. C 70 (2010) 525 [GV], Eq. (2)/(3).
-
-Conventions
------------
-* The scan delivers the signed local significance ``Z(m) = sign(N̂)·√q(m)`` with
-  ``q = 2(NLL₀ − NLL₁)`` (spec §7).  The discovery test statistic is the one-sided
-  ``q₀(m) = Z(m)²`` for ``Z > 0`` and 0 otherwise (deficits are not excesses).
-* Under the background-only hypothesis, at a fixed mass, q (two-sided) follows χ²₁ and
-  the one-sided q₀ the half-χ²₁ mixture, so the local p-value of an excess Z > 0 is
-
-      p_local(Z) = ½ · P(χ²₁ > Z²) = 1 − Φ(Z)       (one-sided Gaussian tail).
-
-* GV, with ``s = 1`` degree of freedom: the expected number of upcrossings of the level
-  u by the χ²₁-like process scales as ``E[N(u)] = E[N(u₀)]·exp(−(u − u₀)/2)``, and
-
-      p_global(u) ≈ P(q₀(m̂) > u) + E[N(u₀)]·exp(−(u − u₀)/2).
-
-  Written with significances u = Z², u₀ = Z_ref²:
-
-      p_global ≈ p_local(Z) + N_ref · exp(−(Z² − Z_ref²)/2),
-
-  where ``N_ref`` is the mean number of upcrossings of the level Z_ref (≥ 0) by the
-  background-only Z(m) curve.  An upcrossing of q₀ through u₀ = Z_ref² > 0 is exactly an
-  upcrossing of Z through Z_ref.  ``N_ref`` is estimated from the observed curve at a low
-  level (where upcrossings are frequent) or, better, averaged over background-only toy
-  scans; for several independent scans (the four modes) the counts add.
-* The result is an upper bound that becomes accurate for small p_global; it is clipped
-  to ≤ 1 and is never below p_local.  The global significance is the one-sided
-  Gaussian quantile ``Z_global = Φ⁻¹(1 − p_global)``.
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations
@@ -106,7 +78,7 @@ def global_p_value(local_z_max, n_upcross_ref, z_ref: float = 0.0):
     """Gross–Vitells global p-value of the largest local excess.
 
     ``p_global = p_local(Z) + N_ref·exp(−(Z² − Z_ref²)/2)``, clipped to
-    ``[p_local, 1]`` (see the module docstring).  The approximation is meant for
+    ``[p_local, 1]`` (see docs/limits.md).  The approximation is meant for
     ``Z > Z_ref`` (an excess above the reference level); a negative Z is treated as
     Z = 0 in the exponential.
 

@@ -1,19 +1,7 @@
-"""Stage functions of the toy, limit and control-mode rules (spec §7–9, §11).
+"""Stage functions of the toy, limit and control-mode rules (spec §7–9, §11): pure
+functions on arrays and tables that the rule scripts call.
 
-The rule scripts read files and call these; everything here takes arrays, tables and
-plain config values.
-
-* :func:`toy_table`: per scan point, the batched fit of the data, a toy study generated
-  from the fitted pdf (Poisson-fluctuated), bias = mean(N_fit − N_gen)/σ_Sig.
-* :func:`limits_table`: per scan point, profile likelihoods of the data and of the
-  background-only Asimov data set, CLs limits on B(B → K(*)a)·B(a → γγ) with the
-  efficiency systematic and the bias correction; the §11 scan table.
-* :func:`gaw_table`: the g_aW limit of the four modes combined, self-consistent in cτ.
-* :func:`control_mode`: B(B → K η) from the η peak.
-
-Seeds: every scan point gets its own ``SeedSequence(seed, crc32(mode), point id)``, with
-the point id derived from m_a, so the toys of a point do not depend on how the points are
-split into chunks or on ``--cores``.
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations

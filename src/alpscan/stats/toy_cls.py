@@ -1,102 +1,7 @@
-"""Toy-based CLs (CCGV q̃_μ evaluated with pseudo-experiments) for chosen scan points.
+"""Toy-based CLs (q̃ evaluated with pseudo-experiments of the window model) at chosen scan
+points, and the toy upper limit on the signal yield.
 
-The standard limits of the scan (:func:`alpscan.stats.limits.yield_limits`) use the
-asymptotic distribution of the test statistic.  For windows with few events, or to check
-the asymptotic formulae at a chosen mass point, this module evaluates the *same* test
-statistic with toy Monte Carlo instead, using the per-mass-point window model
-(:class:`~alpscan.fitting.batched.WindowModel`) and the batched fitter
-(:func:`~alpscan.fitting.batched.fit_batch`).
-
-Parameter of interest and test statistic
-----------------------------------------
-The POI is the expected in-window signal yield ``s`` (events; the ``n_sig`` of the
-window fit).  For a tested ``s > 0`` and a dataset, three fits are made (all other
-parameters — polynomial, peaking yields, constrained yields — profiled): ``n_sig``
-free (n̂, NLL(n̂)), fixed at ``s`` (NLL(s)) and fixed at 0 (NLL(0)), and (CCGV Eq. 16,
-:func:`alpscan.stats.cls.qmu_tilde`)::
-
-    q̃_s = 2 [NLL(s) − NLL(n̂)]  for 0 ≤ n̂ ≤ s
-          2 [NLL(s) − NLL(0)]   for n̂ < 0
-          0                     for n̂ > s
-
-(−ln L, so q̃ is in −2 ln L units).  A fit that these cases do not need (the
-fixed-``s`` fit when n̂ > s, the null fit when n̂ ≥ 0) is never used, and not even made
-when fewer than half of the datasets of a batch need it (otherwise fitting the whole
-batch is cheaper than gathering its columns).
-
-Toys (CCGV / LHC prescription)
-------------------------------
-* s+b toys at a tested ``s`` are generated from the model at the *conditional* maximum
-  likelihood estimate of the nuisances for ``n_sig = s`` (the fit of the observed data
-  with ``n_sig`` fixed to ``s``), b-only toys from the conditional estimate for
-  ``n_sig = 0`` (the observed null fit).  Every toy has a Poisson number of events.
-* Each toy gets its own q̃_s from the fits above, all toys of a batch (a chunk of
-  :data:`TOY_CHUNK` toys) in one compiled ``fit_batch`` call per fit type (no Python
-  loop per toy).  Toy fits start from the generating parameters scaled to the toy's
-  number of events; a fit that fails is retried once from ``fit_batch``'s default start.
-  The observed data and the toys go through the same start rule, so that an empty
-  toy and an empty observed window give bitwise identical q̃ (a tie, as it must be).
-* ``p_{s+b} = P(q̃_s ≥ q̃_obs | s)`` and ``CLb = 1 − p_b = P(q̃_s ≥ q̃_obs | 0)`` are the
-  fractions of the converged toys (ties, which only occur for discrete outcomes such as
-  empty windows, count as ≥), ``CLs = p_{s+b}/CLb`` (reported as 0 when CLb = 0).
-* Toys whose needed fits did not converge (after the retry) are *failed*: they are counted
-  (``n_failed_sb``, ``n_failed_b``) and excluded from both numerator and denominator
-  of the fractions, never used.  The observed fits must converge (else CLs is NaN at
-  that ``s``, or a :class:`RuntimeError` for the free fit).
-
-Efficiency nuisance: hybrid (Cousins–Highland) treatment
---------------------------------------------------------
-The relative efficiency uncertainty σ_ε (22.3 % in the paper) multiplies the signal
-expectation; it is *not* a parameter of the window fit (whose ``n_sig`` is free).  It is
-treated in the hybrid Bayesian–frequentist way of Cousins and Highland: the test
-statistic is the window likelihood ratio above, and in every s+b toy the generated
-signal yield is ``s·θ`` with θ drawn from a normal distribution of mean 1 and width
-σ_ε truncated to θ > 0 (the prior of the efficiency scale), i.e. the s+b distribution
-of q̃_s is averaged over the efficiency prior.  The b-only toys are unaffected (no
-signal).  ``sigma_eff = 0`` switches the nuisance off (θ = 1).  This differs slightly
-from the asymptotic treatment of :func:`~alpscan.stats.limits.yield_limits`, where θ is
-a profiled, Gaussian-constrained parameter of the likelihood; both widen the limit, the
-hybrid one by smearing the s+b toys.
-
-A toy of yield ``s·θ`` is made from the conditional density λ_s(x) (whose signal yield is
-``s``) exactly, without a new sampling table per toy: for θ ≥ 1 Poisson(s(θ − 1)) extra
-signal events (signal DSCB) are superposed, for θ < 1 every event is kept with
-probability ``1 − s(1 − θ)·S(x)/λ_s(x)`` (Poisson thinning), which gives a Poisson
-process of density ``λ_s(x) − s(1 − θ)S(x)``.  S and λ_s enter as the cell averages of
-the inverse-cdf tables of :func:`alpscan.fitting.toys.sampling_table` (16384 cells),
-which are exactly the densities the events are drawn from.  Where the thinned density
-would be negative (a conditional fit far above the data whose background dips under
-the signal peak, and a small θ) the acceptance is clipped at 0, i.e. the toy density
-is ``max(λ, 0)``.
-
-The toy-MC bias of the fitted yield, which the asymptotic limits correct by a shift, is
-included automatically: the toys are fitted exactly like the data.
-
-Random numbers: common random numbers over ``s``
------------------------------------------------
-All random numbers come from one root :class:`numpy.random.SeedSequence`.  Toys are
-processed in fixed chunks of :data:`TOY_CHUNK`; for toy chunk ``c`` the per-toy numbers
-(uniforms for the Poisson size, the efficiency θ and the extra-signal count, via the
-inverse cdfs) and, per block of :data:`EVENT_BLOCK` events, the per-event uniforms
-(mass by inverse cdf, thinning, extra-signal masses) come from child sequences keyed
-only by (role, chunk, block) — *not* by ``s``.  The ``j``-th event of toy ``b`` therefore
-uses the same uniform at every tested ``s``: the toys move continuously with ``s`` (the
-Poisson sizes change by one event now and then), CLs(s) is a smooth, nearly monotone
-function, and the result at one ``s`` does not depend on which other ``s`` are scanned
-with it (so :func:`toy_upper_limit` can add points when widening its grid).  The b-only
-toys are the same for every ``s``; they are fitted (free and null) once per call, and
-their basis is kept in memory between the tested ``s`` up to 256 MB (recomputed from
-the masses beyond).  Memory otherwise scales with one chunk: ~TOY_CHUNK × ν × 60 bytes.
-
-Upper limit
------------
-:func:`toy_upper_limit` scans CLs(s) on ``n_points`` equidistant yields around a guess
-(default: the asymptotic limit of :func:`~alpscan.stats.limits.yield_limits` with the
-same σ_ε and no bias), widens the grid until CLs crosses ``1 − cl``, and interpolates
-ln CLs linearly between the two points around the crossing (the last one, if the toy
-CLs crosses more than once: the conservative choice).
-
-Units: yields in events, masses in GeV.
+Design notes: docs/limits.md.
 """
 
 from __future__ import annotations
@@ -499,7 +404,7 @@ def toy_cls_scan(
 ) -> ToyCLsScan:
     """Toy CLs of the CCGV statistic q̃_s at each tested in-window signal yield ``s``.
 
-    See the module docstring for the method (conditional-MLE toys, hybrid efficiency
+    See docs/limits.md for the method (conditional-MLE toys, hybrid efficiency
     nuisance, common random numbers over ``s``).
 
     Parameters
@@ -739,7 +644,7 @@ def toy_upper_limit(
     cl : float, optional
         Confidence level (0.9 → CLs = 0.1).
     sigma_eff : float, optional
-        Relative efficiency uncertainty (hybrid treatment, see the module docstring).
+        Relative efficiency uncertainty (hybrid treatment, see docs/limits.md).
     n_toys : int, optional
         Toys per hypothesis and tested yield.
     rng : numpy.random.Generator, int, SeedSequence or None, optional

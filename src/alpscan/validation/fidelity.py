@@ -1,24 +1,7 @@
-"""Fidelity of the toy detector against the paper (spec §4, "fidelity targets").
+"""Fidelity of the toy detector against the paper (spec §4): σ_R of the signal M_γγ
+before and after the kinematic fit, and the preselection efficiencies.
 
-* σ_R of a double-sided Crystal Ball fitted to the prompt signal M_γγ (after the
-  kinematic fit) at the paper's reference masses.  The grid rarely contains the
-  reference mass itself, so the two bracketing grid masses are fitted and σ_R is
-  interpolated linearly in m_a (a reference mass on the grid is fitted directly).
-* The same σ_R of M_γγ before the kinematic fit (``m_gg_raw``), so that the fit's share
-  is visible.
-* The preselection efficiency per mode and grid mass: selected / generated, with
-  and without the sub-decay branching fractions.
-
-Why the toy's σ_R after the fit is far below the paper's at high mass (3 vs 17.9 MeV at
-4.5 GeV).  Once M(Kγγ) = m_B holds exactly, m_a² = m_B² + m_K² − 2 m_B E*_K, so m_a is
-fixed by the kaon energy in the B frame.  Its error is ≈ (m_B/m_a)·|p*_K|·δβ_B, and
-p*_K → 0 at the end point.  ``benchmarks/resolution_sensitivity.py`` shows this.
-Tripling every resolution of the toy leaves the 4.5 GeV value at 10 MeV.
-σ_R(4.5)/σ_R(1.9) stays 0.27–0.37 for every resolution setting, against 0.92 in the
-paper.  So the paper's high-mass σ_R cannot come from an exact B-mass-constrained fit with
-the spec's resolutions, and the toy does not tune one in by hand.
-:func:`m_a_from_b_mass` is the fit-independent estimator that study and
-``tests/test_kinfit.py`` compare the kinematic fit with.
+Design notes: docs/generation.md.
 """
 
 from __future__ import annotations
