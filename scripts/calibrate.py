@@ -9,7 +9,7 @@ import pandas as pd
 from alpscan.io import read_metadata, read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.mva.classifier import save_model
-from alpscan.mva.stage import CS_VARIABLES, calibrate, calibrated_weight, closure_rows, region_factor
+from alpscan.mva.selection import CS_VARIABLES, calibrate, calibrated_weight, closure_rows, region_factor
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par = snakemake.input, snakemake.params  # noqa: F821

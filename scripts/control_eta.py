@@ -2,11 +2,11 @@
 
 import json
 
-from alpscan.fitting.stage import peaking_spec
+from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.summary import clean_json
-from alpscan.stats.stage import control_mode
+from alpscan.stats.limit_tables import control_mode
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par = snakemake.input, snakemake.params  # noqa: F821

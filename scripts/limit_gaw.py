@@ -3,7 +3,7 @@
 from alpscan.hepdata import write_gaw_hepdata
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.stats.stage import gaw_table, n_bb_pairs
+from alpscan.stats.limit_tables import gaw_table, n_bb_pairs
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821

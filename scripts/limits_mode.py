@@ -5,10 +5,10 @@ import json
 import pandas as pd
 
 from alpscan.fitting.signal_model import interpolate_signal_model
-from alpscan.fitting.stage import peaking_spec
+from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.stats.stage import b_fraction, limits_table, n_bb_pairs
+from alpscan.stats.limit_tables import b_fraction, limits_table, n_bb_pairs
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par, wc, out = snakemake.input, snakemake.params, snakemake.wildcards, snakemake.output  # noqa: F821

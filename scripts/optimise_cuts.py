@@ -7,7 +7,7 @@ import pandas as pd
 
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.mva.stage import fit_frame, load_calibration, optimise_cuts
+from alpscan.mva.selection import fit_frame, load_calibration, optimise_cuts
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par = snakemake.input, snakemake.params  # noqa: F821

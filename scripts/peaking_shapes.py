@@ -2,7 +2,7 @@
 
 import json
 
-from alpscan.fitting.stage import peaking_shapes
+from alpscan.fitting.shape_tables import peaking_shapes
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 

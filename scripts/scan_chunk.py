@@ -4,7 +4,7 @@ import json
 
 from alpscan.fitting.scan import chunk_of, fit_points
 from alpscan.fitting.signal_model import interpolate_signal_model
-from alpscan.fitting.stage import peaking_spec
+from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from alpscan.io import read_metadata, read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.mva.classifier import load_model
-from alpscan.mva.stage import add_roles, score
+from alpscan.mva.selection import add_roles, score
 from alpscan.mva.veto import load_veto
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821

@@ -5,7 +5,7 @@ import json
 
 from alpscan.io import read_metadata, read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.mva.stage import fit_frame, load_calibration, passes_cuts
+from alpscan.mva.selection import fit_frame, load_calibration, passes_cuts
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par = snakemake.input, snakemake.params  # noqa: F821

@@ -6,7 +6,7 @@ import pandas as pd
 
 from alpscan.io import read_metadata, read_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.mva.stage import auc_table, single_cut_performance
+from alpscan.mva.selection import auc_table, single_cut_performance
 from alpscan.plotting.mva import efficiency_figure, roc_curves, score_distributions
 from alpscan.generation.samples import subdecay_bf
 

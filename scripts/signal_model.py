@@ -1,6 +1,6 @@
 """Rule script of ``signal_model``: prompt DSCB grid fits and long-lived ratios of one mode."""
 
-from alpscan.fitting.stage import longlived_tables, signal_grid_table
+from alpscan.fitting.shape_tables import longlived_tables, signal_grid_table
 from alpscan.generation.samples import subdecay_bf
 from alpscan.io import read_metadata, read_parquet, write_parquet
 from alpscan.logs import setup_script_logging

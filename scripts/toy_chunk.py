@@ -4,10 +4,10 @@ import json
 
 from alpscan.fitting.scan import chunk_of
 from alpscan.fitting.signal_model import interpolate_signal_model
-from alpscan.fitting.stage import peaking_spec
+from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.stats.stage import toy_table
+from alpscan.stats.limit_tables import toy_table
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par, wc = snakemake.input, snakemake.params, snakemake.wildcards  # noqa: F821

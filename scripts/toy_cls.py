@@ -5,10 +5,10 @@ import json
 import pandas as pd
 
 from alpscan.fitting.signal_model import interpolate_signal_model
-from alpscan.fitting.stage import peaking_spec
+from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.stats.stage import TOY_CLS_COLUMNS, b_fraction, n_bb_pairs, toy_cls_points
+from alpscan.stats.limit_tables import TOY_CLS_COLUMNS, b_fraction, n_bb_pairs, toy_cls_points
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 inp, par = snakemake.input, snakemake.params  # noqa: F821

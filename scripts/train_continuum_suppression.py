@@ -3,7 +3,7 @@
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.mva.classifier import save_model
-from alpscan.mva.stage import add_roles, cap_rows, train_cs1, train_cs2, training_rows
+from alpscan.mva.selection import add_roles, cap_rows, train_cs1, train_cs2, training_rows
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 mva, seed = snakemake.params.mva, snakemake.params.seed  # noqa: F821

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.mva.stage import add_roles
+from alpscan.mva.selection import add_roles
 from alpscan.mva.veto import save_veto, train_veto
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821

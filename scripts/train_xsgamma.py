@@ -3,7 +3,7 @@
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.mva.classifier import save_model
-from alpscan.mva.stage import add_roles, cap_rows, train_xsgamma
+from alpscan.mva.selection import add_roles, cap_rows, train_xsgamma
 
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 par = snakemake.params  # noqa: F821

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alpscan.mva.stage import (
+from alpscan.mva.selection import (
     add_roles,
     fit_frame,
     optimise_cuts,
