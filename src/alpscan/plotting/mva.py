@@ -9,10 +9,11 @@ from matplotlib.ticker import NullFormatter
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from alpscan.plotting.style import experiment_label, label, save, tight_layout_below_label, use_style
-
 from alpscan.plotting.style import (experiment_label, label, save, tight_layout_below_label,
                                     use_style)
+
+SCORES = (("cs1", "CS1"), ("cs2", "CS2"), ("p_pi0", "P($\\pi^0$)"), ("p_eta", "P($\\eta$)"),
+          ("xsg", "$X_s\\gamma$ BDT"))
 
 
 def _mode_label(mode: str) -> str:
