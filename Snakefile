@@ -15,6 +15,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
+onstart:
+    # a local run with jobs to do and --cores 0 would wait forever: refuse it
+    check_cores(workflow.resource_settings.cores, local=workflow.local_exec)
+
+
 wildcard_constraints:
     mode="|".join(MODES),
     sample="|".join(ALL_SAMPLES),

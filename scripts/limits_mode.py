@@ -2,8 +2,7 @@
 
 import json
 
-import pandas as pd
-
+from alpscan.fitting.scan import read_chunks
 from alpscan.fitting.signal_model import interpolate_signal_model
 from alpscan.fitting.shape_tables import peaking_spec
 from alpscan.io import read_parquet, write_parquet
@@ -15,7 +14,8 @@ inp, par, wc, out = snakemake.input, snakemake.params, snakemake.wildcards, snak
 model = interpolate_signal_model(read_parquet(inp.model))
 with open(inp.peaking) as f:
     peaking = peaking_spec(json.load(f))
-toys = pd.concat([read_parquet(p) for p in inp.toys], ignore_index=True)
+# every toy chunk must hold exactly its scan points and toys.n_toys toys per point
+toys = read_chunks(inp.toys, read_parquet(inp.points)["m_a"].to_numpy(), n_toys=par.n_toys)
 scan, profiles = limits_table(
     read_parquet(inp.data, columns=["m_gg"])["m_gg"].to_numpy(), read_parquet(inp.fits), toys,
     model, peaking, mode=wc.mode, window_width_factor=par.window_width_factor,

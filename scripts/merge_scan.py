@@ -2,8 +2,7 @@
 
 import json
 
-import pandas as pd
-
+from alpscan.fitting.scan import read_chunks
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.stats.look_elsewhere import scan_global_significance
@@ -12,9 +11,10 @@ from alpscan.summary import n_failed_fits
 log = setup_script_logging(snakemake.log[0])  # noqa: F821
 par = snakemake.params  # noqa: F821
 curves, summary = [], {"modes": {}}
-for mode, out in zip(par.modes, snakemake.output.scans):  # noqa: F821
+for mode, out, points in zip(par.modes, snakemake.output.scans, snakemake.input.points):  # noqa: F821
     chunks = [p for p in snakemake.input.chunks if f"/{mode}/" in p]  # noqa: F821
-    table = pd.concat([read_parquet(p) for p in chunks], ignore_index=True).sort_values("m_a")
+    # every chunk must hold exactly its scan points (fails naming the file otherwise)
+    table = read_chunks(chunks, read_parquet(points)["m_a"].to_numpy()).sort_values("m_a")
     write_parquet(table.reset_index(drop=True), out, {"mode": mode})
     ok = table[table["fit_ok"]]
     curves.append(ok["significance"].to_numpy())

@@ -2,8 +2,7 @@
 
 import json
 
-import pandas as pd
-
+from alpscan.fitting.scan import read_chunks
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.summary import build_summary, validate_summary
@@ -14,7 +13,9 @@ with open(inp.significance) as f:
     significance = json.load(f)
 with open(inp.control) as f:
     control = json.load(f)
-toys = {m: pd.concat([read_parquet(p) for p in inp.toys if f"/{m}/" in p]) for m in par.modes}
+# every toy chunk must hold exactly its scan points and the configured toys per point
+toys = {m: read_chunks([p for p in inp.toys if f"/{m}/" in p], read_parquet(pts)["m_a"].to_numpy(),
+                       n_toys=par.run["n_toys_per_point"]) for m, pts in zip(par.modes, inp.points)}
 summary = build_summary(
     run=par.run, significance=significance,
     scans={m: read_parquet(p) for m, p in zip(par.modes, inp.scans)}, toys=toys,

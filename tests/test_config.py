@@ -131,3 +131,99 @@ def test_nested_command_line_config_in_a_dry_run():
     bad = subprocess.run(cmd[:-1] + ["toys={n_toys: -5, n_chunks: 2}"], cwd=ROOT,
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "toys.n_toys" in bad.stdout + bad.stderr
+
+
+# Relations between keys, checked before any job runs (issue 20): each case names the key.
+BAD_RELATIONS = {
+    "scan_start_after_stop": ({"scan": {"m_start_gev": 3.0, "m_stop_k_gev": 2.0}}, "scan.m_start_gev"),
+    "scan_start_after_kstar_stop": ({"scan": {"m_start_gev": 4.0, "m_stop_kstar_gev": 3.9}}, "scan.m_start_gev"),
+    "scan_below_signal_grid": ({"scan": {"m_start_gev": 0.12}}, "scan.m_start_gev"),
+    "scan_above_signal_grid": ({"scan": {"m_stop_k_gev": 4.6}}, "scan.m_stop_k_gev"),
+    "kstar_scan_above_grid": ({"scan": {"m_stop_kstar_gev": 4.25}}, "scan.m_stop_kstar_gev"),
+    "grid_above_kinematic_endpoint": (
+        {"generation": {"signal": {"mass_grid": {"m_max_k_gev": 4.79}}}, "scan": {"m_stop_k_gev": 4.5}},
+        "generation.signal.mass_grid.m_max_k_gev"),
+    "inverted_veto": ({"scan": {"vetoes_gev": [[0.497, 0.578], [0.997, 0.938]]}}, r"scan.vetoes_gev\[1\]"),
+    "inverted_eta_window": ({"control": {"eta_window_gev": [0.65, 0.45]}}, "control.eta_window_gev"),
+    "inverted_xsgamma_range": ({"generation": {"model": {"xsgamma_mass_range": [2.8, 1.0]}}},
+                               "generation.model.xsgamma_mass_range"),
+    "inverted_ks_flight": ({"detector": {"ks_flight_mm": [600.0, 1.0]}}, "detector.ks_flight_mm"),
+    "toy_cls_mass_outside_kstar_scan": ({"toy_cls": {"masses_gev": [1.0, 4.4]}}, r"toy_cls.masses_gev\[1\]"),
+    "fidelity_mass_outside_grid": ({"fidelity": {"masses_gev": [0.05, 1.9, 4.5]}}, r"fidelity.masses_gev\[0\]"),
+    "b_fractions_above_one": ({"physics": {"f_charged": 0.6}}, "physics.f_neutral"),
+    "uniform_signal_above_grid": (
+        {"generation": {"signal": {"uniform_m_min_gev": 3.9, "mass_grid": {"m_max_kstar_gev": 3.8}}},
+         "scan": {"m_stop_kstar_gev": 3.8}}, "generation.signal.uniform_m_min_gev"),
+    "injected_mass_beyond_endpoint": (
+        {"generation": {"inject": {"enabled": True, "m_a_gev": 4.5, "branching_fraction": 1e-6}}},
+        "generation.inject.m_a_gev"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_RELATIONS))
+def test_check_config_catches_relations_between_keys(name, schema, default_config, test_config):
+    change, key = BAD_RELATIONS[name]
+    for base in (default_config, test_config):
+        bad = deep_update(base, change)
+        if name != "grid_above_kinematic_endpoint":  # (the schema's maximum catches this one too)
+            jsonschema.validate(bad, schema)  # each value alone is allowed: only the relation is wrong
+        with pytest.raises(ConfigError, match=f"config key '{key}'"):
+            check_config(bad)
+
+
+def test_relation_error_in_a_dry_run_names_the_keys():
+    """The issue's case: m_start above m_stop failed inside scan_points naming no key."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--configfile", "config/test.yaml",
+           "--config", "scan={m_start_gev: 3.0, m_stop_k_gev: 2.0}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'scan.m_start_gev'" in out and "scan.m_stop_k_gev" in out, out[-2000:]
+
+
+def test_unparsable_command_line_value_is_a_yaml_error():
+    from alpscan.configuration import retype_command_line_config
+
+    config = {"toys": "{n_toys: 5", "modes": "[Kp, K0S"}
+    with pytest.raises(ConfigError, match=r"config key 'toys': the --config value '\{n_toys: 5' is not valid YAML"):
+        retype_command_line_config(config, {"toys": "{n_toys: 5"})
+    with pytest.raises(ConfigError, match="config key 'modes'.*not valid YAML"):
+        retype_command_line_config(config, {"modes": "[Kp, K0S"})
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--configfile", "config/test.yaml",
+           "--config", "toys={n_toys: 5"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "not valid YAML" in out and "is not of type" not in out, out[-2000:]
+
+
+def test_number_hint_only_where_it_explains_the_error(schema, default_config):
+    from alpscan.configuration import validate_config
+
+    hint = "YAML reads numbers like 1e-3"
+    with pytest.raises(ConfigError) as err:
+        validate_config(deep_update(default_config, {"physics": {"xsgamma_bf": "3e-4"}}), schema)
+    assert "physics.xsgamma_bf" in str(err.value) and hint in str(err.value)
+    for change, key in (({"modes": "Kp"}, "modes"), ({"luminosity": {"on_resonance_fb": "lots"}}, "luminosity")):
+        with pytest.raises(ConfigError) as err:
+            validate_config(deep_update(default_config, change), schema)
+        assert key in str(err.value) and hint not in str(err.value)
+
+
+def test_zero_cores_refused_before_any_job(tmp_path):
+    """`--cores 0` with work to do used to wait forever at "Select jobs to execute..."."""
+    from alpscan.configuration import check_cores
+
+    with pytest.raises(ConfigError, match="--cores 0"):
+        check_cores(0, local=True)
+    check_cores(0, local=False)  # a cluster executor: --jobs limits the jobs
+    check_cores(2, local=True)
+    check_cores(None, local=True)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "0", "--directory", str(tmp_path), "--snakefile",
+           str(ROOT / "Snakefile"), "--configfiles", str(ROOT / "config" / "config.yaml"),
+           str(ROOT / "config" / "test.yaml")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "--cores 0: no job can run" in out, out[-2000:]
+    assert not (tmp_path / "results").exists()
+    dry = subprocess.run(cmd + ["-n", "--quiet", "rules"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-2000:]  # a dry run needs no cores

@@ -49,6 +49,22 @@ def retype_command_line_config(config: dict, overrides) -> None:
     for key, value in dict(overrides).items():
         if isinstance(value, (dict, list)) and key in config:
             walk(config[key], value)
+        elif isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+            # Snakemake keeps a value it cannot parse as the raw string: say why
+            try:
+                yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                detail = " ".join(str(err).split())
+                raise ConfigError(f"config key '{key}': the --config value {value!r} is not valid YAML: {detail}") from None
+
+
+def _looks_like_number(text: str) -> bool:
+    """True for strings such as '1e-3' that YAML 1.1 reads as strings, not floats."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_config(config: dict, schema: dict) -> None:
@@ -70,11 +86,24 @@ def validate_config(config: dict, schema: dict) -> None:
             problems.append(f"config key '{'.'.join(filter(None, [path, missing]))}': missing")
             continue
         msg = err.message
-        if err.validator == "type" and isinstance(err.instance, str):
+        if err.validator == "type" and isinstance(err.instance, str) and _looks_like_number(err.instance):
             msg += " (YAML reads numbers like 1e-3 without a decimal point as strings: write 1.0e-3)"
         problems.append(f"config key '{path or '<top level>'}': {msg}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def check_cores(cores, *, local: bool) -> None:
+    """Refuse ``--cores 0`` for a local run with jobs to run (the Snakefile calls this
+    in ``onstart``, which dry runs and runs with nothing to do skip): no job could ever
+    start and Snakemake would wait at "Select jobs to execute..." forever.  Cluster
+    executors (their ``--jobs`` limit applies) are not affected."""
+    if local and cores is not None and int(cores) < 1:
+        raise ConfigError(
+            f"--cores {cores}: no job can run with fewer than 1 core (Snakemake would wait "
+            "forever at 'Select jobs to execute...'); give --cores N with N >= 1, e.g. "
+            "--cores 2, or -n for a dry run"
+        )
 
 
 def check_config(config: dict) -> None:
@@ -110,6 +139,108 @@ def check_config(config: dict) -> None:
     fid = config["fidelity"]
     if len(fid["masses_gev"]) != len(fid["paper_sigma_r_mev"]):
         _fail("fidelity.paper_sigma_r_mev", "needs one value per entry of fidelity.masses_gev")
+    _check_ordered_pairs(config)
+    _check_mass_ranges(config)
+    _check_counts(config)
+
+
+#: Two-element ``[low, high]`` config keys whose low edge must be below the high one.
+_ORDERED_PAIRS = (
+    "generation.model.xsgamma_mass_range",
+    "generation.model.jet_mass_range_gev",
+    "generation.model.comb_kstar_mass_range",
+    "detector.ks_flight_mm",
+    "control.eta_window_gev",
+)
+
+
+def _get(config: dict, key: str):
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _check_ordered_pairs(config: dict) -> None:
+    """``[low, high]`` keys and the scan's veto windows are increasing pairs."""
+    for key in _ORDERED_PAIRS:
+        lo, hi = _get(config, key)
+        if not lo < hi:
+            _fail(key, f"lower edge {lo} must be below the upper edge {hi}")
+    for i, (lo, hi) in enumerate(config["scan"]["vetoes_gev"]):
+        if not lo < hi:
+            _fail(f"scan.vetoes_gev[{i}]", f"lower edge {lo} must be below the upper edge {hi}")
+
+
+def _scan_stop_key(mode: str) -> str:
+    return "m_stop_k_gev" if mode in ("Kp", "K0S") else "m_stop_kstar_gev"
+
+
+def _grid_max_key(mode: str) -> str:
+    return "m_max_k_gev" if mode in ("Kp", "K0S") else "m_max_kstar_gev"
+
+
+def _check_mass_ranges(config: dict) -> None:
+    """Every ALP mass of the configuration lies inside what the run can use: the scan
+    inside the generated signal mass grid (the signal model is interpolated, never
+    extrapolated) and the grid inside the kinematic range m_a < m_B − m_K(*) of every
+    analysed mode; the scan starts below where it stops; the chosen masses of the
+    toy-based CLs, the fidelity report, the long-lived samples and an injected signal
+    lie inside the scan (or grid) of every analysed mode."""
+    from alpscan.physics.alp import kinematic_endpoint
+
+    scan = config["scan"]
+    sig = config["generation"]["signal"]
+    grid = sig["mass_grid"]
+    prefix = "generation.signal.mass_grid."
+    modes = list(config["modes"])
+    for mode in modes:
+        stop_key, max_key = _scan_stop_key(mode), _grid_max_key(mode)
+        endpoint = kinematic_endpoint(mode)
+        if not grid[max_key] < endpoint:
+            _fail(prefix + max_key, f"{grid[max_key]} GeV is not below the kinematic endpoint "
+                  f"m_B - m_K(*) = {endpoint:.4f} GeV of mode {mode}")
+        if not scan["m_start_gev"] < scan[stop_key]:
+            _fail("scan.m_start_gev", f"{scan['m_start_gev']} GeV must be below scan.{stop_key} "
+                  f"({scan[stop_key]} GeV, used by mode {mode})")
+        if scan["m_start_gev"] < grid["m_min_gev"]:
+            _fail("scan.m_start_gev", f"{scan['m_start_gev']} GeV is below the signal mass grid "
+                  f"({prefix}m_min_gev = {grid['m_min_gev']} GeV): the signal model is not extrapolated")
+        if scan[stop_key] > grid[max_key]:
+            _fail(f"scan.{stop_key}", f"{scan[stop_key]} GeV is above the signal mass grid "
+                  f"({prefix}{max_key} = {grid[max_key]} GeV): the signal model is not extrapolated")
+        if not sig["uniform_m_min_gev"] < grid[max_key]:
+            _fail("generation.signal.uniform_m_min_gev", f"must be below {prefix}{max_key} "
+                  f"({grid[max_key]} GeV)")
+    for mode in modes:
+        stop_key = _scan_stop_key(mode)
+        for i, m in enumerate(config["toy_cls"]["masses_gev"]):
+            if not scan["m_start_gev"] <= m <= scan[stop_key]:
+                _fail(f"toy_cls.masses_gev[{i}]", f"{m} GeV is outside the scan of mode {mode} "
+                      f"(scan.m_start_gev {scan['m_start_gev']} .. scan.{stop_key} {scan[stop_key]} GeV)")
+    grid_lo = grid["m_min_gev"]
+    grid_hi = min(grid[_grid_max_key(m)] for m in modes)
+    for i, m in enumerate(config["fidelity"]["masses_gev"]):
+        if not grid_lo <= m <= max(grid[_grid_max_key(mode)] for mode in modes):
+            _fail(f"fidelity.masses_gev[{i}]", f"{m} GeV is outside the signal mass grid "
+                  f"({grid_lo} .. {max(grid[_grid_max_key(mode)] for mode in modes)} GeV)")
+    if not any(m < grid_hi for m in sig["long_lived"]["masses_gev"]):
+        _fail("generation.signal.long_lived.masses_gev", f"needs at least one mass below the "
+              f"upper end of the signal mass grid of every mode ({grid_hi} GeV)")
+    inj = config["generation"]["inject"]
+    if inj["enabled"]:
+        for mode in modes:
+            endpoint = kinematic_endpoint(mode)
+            if not 0 < inj["m_a_gev"] < endpoint:
+                _fail("generation.inject.m_a_gev", f"{inj['m_a_gev']} GeV is outside the kinematic "
+                      f"range of mode {mode} (0 .. {endpoint:.4f} GeV)")
+
+
+def _check_counts(config: dict) -> None:
+    """The B-meson fractions f+- and f00 add up to at most 1."""
+    phys = config["physics"]
+    if phys["f_charged"] + phys["f_neutral"] > 1.0 + 1e-9:
+        _fail("physics.f_neutral", f"f_charged + f_neutral = {phys['f_charged'] + phys['f_neutral']:.6g} exceeds 1")
 
 
 def _resolve(node: dict, schema: dict) -> dict:

@@ -10,6 +10,7 @@ import yaml
 from alpscan.code_hash import code_hash as import_closure_hash
 from alpscan.configuration import (
     check_config,
+    check_cores,
     retype_command_line_config,
     validate_config,
 )

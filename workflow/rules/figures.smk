@@ -111,6 +111,7 @@ rule figure_toys:
             mode=MODES,
             chunk=range(config["toys"]["n_chunks"]),
         ),
+        points=expand("results/scan/{mode}/points.parquet", mode=MODES),
     output:
         report(
             "results/figures/toy_bias.png",
@@ -127,6 +128,7 @@ rule figure_toys:
         runtime="10m",
     params:
         modes=MODES,
+        n_toys=config["toys"]["n_toys"],
         code=code_hash("figure_toys"),
     message:
         "Toy-MC bias and pulls"

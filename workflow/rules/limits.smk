@@ -9,6 +9,7 @@ rule limits_mode:
         peaking="results/signal_model/{mode}_peaking.json",
         fits="results/scan/{mode}_fit.parquet",
         toys=toy_chunks,
+        points="results/scan/{mode}/points.parquet",
     output:
         scan="results/scan/{mode}.parquet",
         profiles="results/limits/{mode}_profiles.parquet",
@@ -28,6 +29,7 @@ rule limits_mode:
         ),
         lumi_on_fb=config["luminosity"]["on_resonance_fb"],
         limits=config["limits"],
+        n_toys=config["toys"]["n_toys"],
         window_width_factor=config["scan"]["window_width_factor"],
         code=code_hash("limits_mode"),
     message:

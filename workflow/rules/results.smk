@@ -38,6 +38,7 @@ rule summary:
             mode=MODES,
             chunk=range(config["toys"]["n_chunks"]),
         ),
+        points=expand("results/scan/{mode}/points.parquet", mode=MODES),
         gaw="results/limits/gaw.parquet",
         toy_cls="results/limits/toy_cls.parquet",
         closure="results/calibration/closure.parquet",

@@ -87,6 +87,7 @@ rule merge_scan:
             mode=MODES,
             chunk=range(config["scan"]["n_chunks"]),
         ),
+        points=expand("results/scan/{mode}/points.parquet", mode=MODES),
     output:
         scans=expand("results/scan/{mode}_fit.parquet", mode=MODES),
         significance="results/scan/significance.json",

@@ -115,11 +115,16 @@ _MAX_HALVINGS = 60
 #: Levenberg shifts (relative to the Hessian diagonal) tried when Cholesky fails.
 _LM_SHIFTS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2)
 
-#: Fast-math flags of the event loops: reassociation and contraction only, so the
-#: NaN / infinity / positivity tests keep their meaning.  All kernels use numpy's error
-#: model (a division by zero gives inf/NaN instead of raising), which lets LLVM
-#: vectorise the event loops; the callers test feasibility (λ > 0) explicitly.
-_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+#: Fast-math flags of the event loops: contraction (fused multiply-add) and no signed
+#: zeros only, so the NaN / infinity / positivity tests keep their meaning.  No
+#: reassociation ("reassoc") and no reciprocal approximation ("arcp"): with them the
+#: summation order of the vectorised reductions depends on how numba compiled the
+#: kernel in that process (freshly, or loaded from the numba cache), and results
+#: differed in the last bits between a cold and a warm cache (issue 20; tested by
+#: tests/test_determinism.py).  All kernels use numpy's error model (a division by
+#: zero gives inf/NaN instead of raising), which lets LLVM vectorise the event loops;
+#: the callers test feasibility (λ > 0) explicitly.
+_FASTMATH = {"contract", "nsz"}
 
 
 # ---------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ __all__ = [
     "fit_points",
     "chunk_points",
     "chunk_of",
+    "read_chunks",
     "fit_control_eta",
     "branching_fraction",
 ]
@@ -522,6 +523,70 @@ def chunk_of(points, chunk: int, n_chunks: int) -> np.ndarray:
     if not 0 <= chunk < int(n_chunks):
         raise ValueError(f"chunk {chunk} not in [0, {n_chunks})")
     return chunk_points(points, n_chunks)[chunk]
+
+
+def read_chunks(paths: Sequence[str], points, *, n_toys: int | None = None) -> pd.DataFrame:
+    """Concatenate the chunk files of one mode, checking that nothing is missing.
+
+    ``paths[i]`` must be chunk ``i`` of ``len(paths)`` (the workflow's order) and hold
+    exactly the scan points :func:`chunk_of` assigns to it, one row each; with
+    ``n_toys`` (toy chunks) every row must also record ``n_toys`` toys of which at most
+    that many converged.  A file that is valid parquet but holds fewer, more or other
+    rows is an error, never merged silently.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Chunk files (parquet with an ``m_a`` column, GeV), in chunk order.
+    points : array_like
+        All scan points of the mode (GeV), as in ``results/scan/{mode}/points.parquet``.
+    n_toys : int, optional
+        Toys per scan point the toy chunks must hold (config ``toys.n_toys``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of all chunks, in chunk order (increasing ``m_a``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it cannot be read, is labelled as another chunk, or holds
+        other points (or toy counts) than expected.
+    """
+    from alpscan.io import read_metadata, read_parquet
+
+    n_chunks = len(paths)
+    if n_chunks < 1:
+        raise ValueError("read_chunks needs at least one chunk file")
+    frames = []
+    for i, (path, want) in enumerate(zip(paths, chunk_points(points, n_chunks))):
+        meta = read_metadata(path)
+        if "chunk" in meta and int(meta["chunk"]) != i:
+            raise ValueError(f"chunk file {path!r} is labelled chunk {meta['chunk']}, expected chunk {i} of {n_chunks}")
+        table = read_parquet(path)
+        if "m_a" not in table.columns:
+            raise ValueError(f"chunk file {path!r} has no column 'm_a'")
+        got = np.sort(table["m_a"].to_numpy(dtype=float))
+        if got.size != want.size:
+            raise ValueError(f"chunk file {path!r} holds {got.size} scan points, expected {want.size} "
+                             f"(chunk {i} of {n_chunks}, {np.size(points)} points in all): incomplete or stale; rerun its job")
+        if not np.array_equal(got, want):
+            raise ValueError(f"chunk file {path!r} holds other scan points than chunk {i} of {n_chunks} "
+                             "(stale: the scan points changed); rerun its job")
+        if n_toys is not None:
+            for col in ("n_toys", "n_toys_ok"):
+                if col not in table.columns:
+                    raise ValueError(f"toy chunk file {path!r} has no column {col!r}")
+            bad = table["n_toys"].to_numpy() != int(n_toys)
+            if bad.any():
+                raise ValueError(f"toy chunk file {path!r}: {int(bad.sum())} points hold "
+                                 f"{sorted(set(table['n_toys'][bad].tolist()))} toys, expected {int(n_toys)} (config toys.n_toys)")
+            if (table["n_toys_ok"].to_numpy() > table["n_toys"].to_numpy()).any():
+                raise ValueError(f"toy chunk file {path!r}: more converged toys (n_toys_ok) than toys (n_toys)")
+        frames.append(table)
+    nonempty = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(nonempty, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------
