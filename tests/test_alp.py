@@ -150,3 +150,45 @@ def test_gaw_for_ctau_roundtrip():
 def test_unknown_mode():
     with pytest.raises(KeyError):
         alp.br_b_to_k_a(1.0, G_REF, "Kpi")
+
+
+# ---------------------------------------------------------------------------------------
+# Absolute rates of every mode from the formulas, written out by hand (issue 20)
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["Kp", "K0S", "Kst0", "Kstp"])
+def test_absolute_rates_by_hand(mode):
+    """Γ(B → K(*) a) at several masses from the formulas of the module docstring with the
+    Ball–Zwicky numbers typed here: f₀ = 0.330/(1 − q²/37.46), A₀ = 1.364/(1 − q²/m_B²)
+    − 0.990/(1 − q²/36.78).  A changed form-factor constant or pole changes the rate."""
+    from alpscan.physics.alp import br_b_to_k_a, g_abs
+    from alpscan.physics.constants import ctau_mm, mass_gev
+
+    b, k = {"Kp": ("B+", "K+"), "K0S": ("B0", "K0S"), "Kst0": ("B0", "Kst0"), "Kstp": ("B+", "Kstp")}[mode]
+    m_b, m_k = mass_gev(b), mass_gev(k)
+    g = 1e-5
+    pref = m_b**3 * abs(float(g_abs(g))) ** 2 / (64.0 * np.pi)
+    hbarc_gev_mm = 1.973269804e-13
+    gamma_b = hbarc_gev_mm / ctau_mm(b)
+    for m_a in (0.2, 1.0, 2.0, 3.0, 4.0):
+        q2 = m_a**2
+        x, y, z = 1.0, (m_k / m_b) ** 2, q2 / m_b**2
+        lam = x * x + y * y + z * z - 2 * x * y - 2 * x * z - 2 * y * z
+        if mode in ("Kp", "K0S"):
+            f0 = 0.330 / (1.0 - q2 / 37.46)
+            width = pref * f0**2 * (1.0 - (m_k / m_b) ** 2) ** 2 * np.sqrt(lam)
+        else:
+            a0 = 1.364 / (1.0 - q2 / m_b**2) - 0.990 / (1.0 - q2 / 36.78)
+            width = pref * a0**2 * lam**1.5
+        assert float(br_b_to_k_a(m_a, g, mode)) == pytest.approx(width / gamma_b, rel=1e-9), m_a
+
+
+def test_form_factor_values_at_reference_points():
+    """f₀(0) = 0.330, A₀(0) = 0.374, and their values at q² = 4 and 16 GeV² by hand."""
+    from alpscan.physics.alp import a0_ball_zwicky, f0_ball_zwicky
+
+    m_b = 5.279
+    assert float(f0_ball_zwicky(0.0)) == pytest.approx(0.330, rel=1e-12)
+    assert float(f0_ball_zwicky(16.0)) == pytest.approx(0.330 / (1 - 16 / 37.46), rel=1e-12)
+    assert float(a0_ball_zwicky(0.0, m_b)) == pytest.approx(1.364 - 0.990, rel=1e-12)
+    assert float(a0_ball_zwicky(4.0, m_b)) == pytest.approx(1.364 / (1 - 4 / m_b**2) - 0.990 / (1 - 4 / 36.78),
+                                                            rel=1e-12)

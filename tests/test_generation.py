@@ -38,6 +38,24 @@ def test_beam_boost_is_belle():
     assert bg == pytest.approx(0.425, abs=0.002)
 
 
+def test_frame_directions():
+    """cm_to_lab moves the c.m. frame along the 8 GeV e⁻ beam (+z) and lab_to_cm undoes
+    it (issue 20: reversing both boosts went unnoticed): the Υ(4S) at rest in the c.m.
+    frame becomes the sum of the two beams in the lab, and back."""
+    e_her, e_ler, cross = 8.0, 3.5, 22.0
+    beta = det.cm_boost_vector(e_her, e_ler, cross)
+    theta = cross * 1e-3
+    beams = np.array([e_her + e_ler, e_ler * np.sin(theta), 0.0, e_her - e_ler * np.cos(theta)])
+    sqrt_s = np.sqrt(beams[0] ** 2 - np.sum(beams[1:] ** 2))
+    at_rest = np.array([[sqrt_s, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(det.cm_to_lab(at_rest, beta)[0], beams, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(det.lab_to_cm(beams[None], beta)[0], at_rest[0], atol=1e-12)
+    # a photon emitted along +z in the c.m. frame is harder in the lab, one along -z softer
+    fwd, bwd = np.array([[1.0, 0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0, -1.0]])
+    assert det.cm_to_lab(fwd, beta)[0, 0] > 1.5 and det.cm_to_lab(bwd, beta)[0, 0] < 0.7
+    assert det.lab_to_cm(fwd, beta)[0, 0] < 0.7
+
+
 def test_rambo_conserves_four_momentum_and_masses():
     rng = np.random.default_rng(1)
     parent = np.array([[5.3, 0.3, -0.2, 0.4]] * 500)

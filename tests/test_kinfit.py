@@ -310,3 +310,26 @@ def test_negative_photon_energy_is_flagged():
     np.testing.assert_array_equal(mixed.status[n:], good.status)
     np.testing.assert_allclose(mixed.chi2[n:], good.chi2)
     assert np.all(mixed.status[n:] == STATUS_CONVERGED)
+
+
+def test_pulls_with_different_theta_and_phi_errors():
+    """σ_θ ≠ σ_φ (issue 20: every other test has σ_θ = σ_φ, so swapping them in the fit
+    went unnoticed): the θ and φ pulls of both photons and χ² keep their distributions."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    k, g1, g2 = _truth(rng, n, rng.uniform(0.5, 4.0, n))
+    k_p3, cov, _, _ = _measure(rng, k, g1, g2, smear=True)
+    photons = []
+    for g in (g1, g2):
+        e, th, ph = _angles(g)
+        s_e, s_th, s_ph = SIG_E_REL * e, np.full(n, 0.002), np.full(n, 0.015)
+        photons.append(PhotonMeasurement(e + s_e * rng.standard_normal(n), th + s_th * rng.standard_normal(n),
+                                         ph + s_ph * rng.standard_normal(n), s_e, s_th, s_ph))
+    res = fit_b_mass_constraint(k_p3, M_K, cov, photons[0], photons[1], M_B)
+    ok = res.converged
+    assert ok.mean() > 0.999
+    for i, name in enumerate(PARAM_NAMES):
+        pulls = res.pulls[ok, i]
+        assert abs(np.mean(pulls)) < 0.05, name
+        assert abs(np.std(pulls) - 1.0) < 0.05, name
+    assert abs(res.chi2[ok].mean() - 1.0) < 0.05
