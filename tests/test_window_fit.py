@@ -95,6 +95,40 @@ def test_nll_is_the_extended_likelihood():
     assert fit.nll == pytest.approx(nll, abs=1e-6)
 
 
+def test_public_covariance_is_the_inverse_hessian():
+    """The reported covariance of (n_sig, n_bkg, c1, c2) is the inverse Hessian of
+    ν − Σ ln λ in the public parameters, off-diagonal terms included (issue 20: it is
+    obtained from Minuit's internal covariance through the Jacobian; dropping the
+    off-diagonal terms went unnoticed).  Hessian by central finite differences."""
+    rng = np.random.default_rng(9)
+    x = sample_window(rng, 80.0, 900.0, POLY, SIG, (), LO, HI)
+    fit = fit_window(x, LO, HI, SIG)
+    assert fit.valid
+    names = ["n_sig", "n_bkg", "c1", "c2"]
+    assert list(fit.parameters[:4]) == names
+
+    def nll(p):
+        lam = p[0] * dscb_pdf(x, *SIG.as_tuple(), lo=LO, hi=HI) + p[1] * chebyshev_background_pdf(
+            x, p[2], p[3], LO, HI)
+        return (p[0] + p[1]) - np.sum(np.log(lam))
+
+    p0 = np.array([fit.values[k] for k in names])
+    h = 1e-3 * np.array([fit.errors[k] for k in names])
+    hess = np.empty((4, 4))
+    for i in range(4):
+        for j in range(4):
+            ei, ej = np.eye(4)[i] * h[i], np.eye(4)[j] * h[j]
+            hess[i, j] = (nll(p0 + ei + ej) - nll(p0 + ei - ej) - nll(p0 - ei + ej) + nll(p0 - ei - ej)) / (
+                4 * h[i] * h[j])
+    cov = np.linalg.inv(hess)
+    rep = np.asarray(fit.covariance)[:4, :4]
+    sd = np.sqrt(np.diag(cov))
+    # correlations (the off-diagonal terms) and variances
+    np.testing.assert_allclose(rep / np.outer(sd, sd), cov / np.outer(sd, sd), atol=0.03)
+    np.testing.assert_allclose(np.diag(rep), np.diag(cov), rtol=0.05)
+    assert abs(cov[1, 2] / np.sqrt(cov[1, 1] * cov[2, 2])) > 0.1 or abs(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])) > 0.1
+
+
 def test_pull_distribution():
     """≥ 200 pseudo-experiments with ~1500 background and 30 signal events."""
     rng = np.random.default_rng(20250701)
@@ -321,11 +355,18 @@ def test_degenerate_components_flagged():
     ref = fit_window(x, LO, HI, SIG)
     fit = fit_window(x, LO, HI, SIG, peaking=[PeakingComponent("twin", SIG)])
     assert isinstance(fit, WindowFit)
+    assert ref.valid
     if fit.valid:  # Minuit may still report a covariance: then it must show the degeneracy
         assert fit.n_sig_err > 10 * ref.n_sig_err
         assert fit.errors["n_twin"] > 10 * ref.n_sig_err
-        # ... while the sum of the two yields stays well measured.
+        # ... while the sum of the two yields stays well measured, and equals the yield
+        # of the fit without the twin.
         c = fit.covariance
         i, j = fit.parameters.index("n_sig"), fit.parameters.index("n_twin")
+        assert c[i, j] / np.sqrt(c[i, i] * c[j, j]) < -0.99  # the two yields anticorrelated
         err_sum = np.sqrt(c[i, i] + c[j, j] + 2 * c[i, j])
         assert err_sum == pytest.approx(ref.n_sig_err, rel=0.2)
+        assert fit.values["n_sig"] + fit.values["n_twin"] == pytest.approx(ref.n_sig, abs=0.1 * ref.n_sig_err)
+    else:  # flagged: then no small error may be reported for the signal yield
+        assert fit.message != "ok"
+        assert not fit.n_sig_err < 10 * ref.n_sig_err
