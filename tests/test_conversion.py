@@ -1,4 +1,4 @@
-"""The conversion of yield limits into B(B → K(*)a) and g_aW limits (stats.stage), on
+"""The conversion of yield limits into B(B → K(*)a) and g_aW limits (stats.limit_tables), on
 synthetic profile-likelihood curves (issue 20: previously only 1e-7 < g_aW < 1e-2 was
 checked, in the workflow test)."""
 
@@ -11,7 +11,7 @@ from scipy import optimize
 
 from alpscan.physics.alp import br_b_to_k_a, ctau_a_mm
 from alpscan.stats.limits import ProfileCurve, yield_limits
-from alpscan.stats.stage import b_fraction, gaw_table, n_bb_pairs
+from alpscan.stats.limit_tables import b_fraction, gaw_table, n_bb_pairs
 
 PHYSICS = {"n_bb_pairs_ref": 772.0e6, "lumi_ref_fb": 711.0, "f_charged": 0.514, "f_neutral": 0.486}
 SIGMA_EFF, CL = 0.223, 0.9
@@ -79,7 +79,7 @@ def test_branching_fraction_limit_is_yield_limit_over_2_nbb_f_eff():
     (2 N_BB̄ f ε), with ε the scan fit's in-window efficiency."""
     from alpscan.fitting.scan import fit_points
     from alpscan.fitting.signal_model import interpolate_signal_model
-    from alpscan.stats.stage import limits_table, _curve_from_row
+    from alpscan.stats.limit_tables import limits_table, _curve_from_row
 
     from .test_scan import linear_table
 

@@ -32,7 +32,7 @@ CHUNK_SCRIPT = textwrap.dedent(
     from alpscan.fitting.toys import fit_dataset, sample_toys, toy_study
     from alpscan.fitting.window_fit import PeakingComponent, YieldConstraint
     from alpscan.io import write_parquet
-    from alpscan.stats.stage import toy_table
+    from alpscan.stats.limit_tables import toy_table
     from tests.test_scan import linear_table
 
     # a toy chunk and a scan chunk as the workflow computes them
