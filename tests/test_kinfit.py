@@ -333,3 +333,12 @@ def test_pulls_with_different_theta_and_phi_errors():
         assert abs(np.mean(pulls)) < 0.05, name
         assert abs(np.std(pulls) - 1.0) < 0.05, name
     assert abs(res.chi2[ok].mean() - 1.0) < 0.05
+    # fitted minus true angle in units of the fitted error: unit normal for θ and φ of
+    # both photons (with σ_θ and σ_φ swapped the fit would claim σ_φ-sized errors on θ)
+    for g, i_th in ((g1, 4), (g2, 7)):
+        _, th_true, ph_true = _angles(g)
+        for i, true in ((i_th, th_true), (i_th + 1, ph_true)):
+            resid = np.angle(np.exp(1j * (res.alpha[ok, i] - true[ok])))
+            z = resid / np.sqrt(res.var_fit[ok, i])
+            assert abs(np.std(z) - 1.0) < 0.05, PARAM_NAMES[i]
+    assert np.all(res.var_fit[ok, 4] <= 0.002**2 * (1 + 1e-9))  # the fit never loses precision
