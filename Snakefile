@@ -36,6 +36,7 @@ include: "workflow/rules/toys.smk"
 include: "workflow/rules/limits.smk"
 include: "workflow/rules/results.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/reuse.smk"
 
 
 rule all:

@@ -1,6 +1,5 @@
-"""Rule script of ``limit_gaw``: g_aW limit of the modes combined, CSV and HEPData YAML."""
+"""Rule script of ``limit_gaw``: g_aW limit of the modes combined (parquet and CSV)."""
 
-from alpscan.hepdata import write_gaw_hepdata
 from alpscan.io import read_parquet, write_parquet
 from alpscan.logs import setup_script_logging
 from alpscan.stats.limit_tables import gaw_table, n_bb_pairs
@@ -15,6 +14,5 @@ table = gaw_table(profiles, longlived, masses, n_bb=n_bb_pairs(par.physics, par.
                   cl=par.limits["cl"])
 write_parquet(table, out.table, {"modes": list(par.modes), "cl": par.limits["cl"]})
 table.to_csv(out.csv, index=False, float_format="%.6e")
-write_gaw_hepdata(table, out.hepdata, cl=par.limits["cl"], modes=list(par.modes))
 log.info("g_aW: %d masses, observed limit %.3g .. %.3g GeV^-1", len(table),
          table["gaw_ul_obs"].min(), table["gaw_ul_obs"].max())

@@ -34,6 +34,8 @@ SCAN = {"scan_points", "scan_chunk", "merge_scan"}
 TOYS_LIMITS_PLOTS = {"toy_chunk", "limits_mode", "limit_gaw", "toy_cls", "summary", "figure_scan",
                      "figure_gaw", "figure_toys", "all"}
 DATA_PLOTS = {"figure_mgg", "control_eta"}
+REUSE = {"lifetime_limits", "figure_lifetime", "hepdata", "recast"}
+TOYS_LIMITS_PLOTS |= REUSE
 MVA_ONWARD |= TOYS_LIMITS_PLOTS | DATA_PLOTS
 
 
@@ -149,7 +151,6 @@ MODES = ("Kp", "K0S", "Kst0", "Kstp")
 
 
 def test_scan_tables_limits_and_summary(completed_run):
-    from alpscan.hepdata import read_gaw_hepdata
     from alpscan.summary import validate_summary
 
     res = completed_run / "results"
@@ -165,10 +166,6 @@ def test_scan_tables_limits_and_summary(completed_run):
     good = gaw[np.isfinite(gaw["gaw_ul_obs"])]
     assert len(good) >= 0.8 * len(gaw)
     assert np.all((good["gaw_ul_obs"] > 1e-7) & (good["gaw_ul_obs"] < 1e-2))
-    back = read_gaw_hepdata(res / "limits" / "gaw_hepdata.yaml")
-    cols = list(back.columns)
-    pd.testing.assert_frame_equal(back.reset_index(drop=True), gaw[cols].reset_index(drop=True),
-                                  check_dtype=False)
     summary = json.loads((res / "summary.json").read_text())
     validate_summary(summary, ROOT / "workflow" / "schemas" / "summary.schema.json")
     assert set(summary["limits"]["branching_fraction"]) == set(MODES)
@@ -178,6 +175,33 @@ def test_scan_tables_limits_and_summary(completed_run):
     assert sorted(toy_cls["mode"]) == sorted(MODES) and len(summary["limits"]["toy_cls"]) == 4
     assert np.all(toy_cls["n_failed_toys"] <= 0.02 * toy_cls["n_toy_datasets"])
     assert np.all((toy_cls["ratio_toys_to_asymptotic"] > 0.7) & (toy_cls["ratio_toys_to_asymptotic"] < 2.5))
+
+
+def test_hepdata_record_validates_and_recast_reproduces_gaw(completed_run):
+    from alpscan.reuse.hepdata import TOY_NOTE, read_record, record_table, validate_record
+
+    res = completed_run / "results"
+    record = res / "hepdata"
+    assert validate_record(record) == []
+    proc = subprocess.run(["hepdata-validate", "-d", str(record)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "is valid" in proc.stdout, proc.stdout + proc.stderr
+    tables = read_record(record)
+    assert len(tables) == 8 * len(MODES) + 1 and all(TOY_NOTE in t["description"] for t in tables.values())
+    scan = pd.read_parquet(res / "scan" / "Kstp.parquet")
+    back, _ = record_table(record, "Branching fraction limits Kstp")
+    np.testing.assert_allclose(back["br_ul_obs"], scan.loc[scan["fit_ok"], "br_ul_obs"], rtol=1e-9)
+    # the recast of the W-coupled ALP from the record alone reproduces the g_aW table
+    gaw = pd.read_parquet(res / "limits" / "gaw.parquet").dropna(subset=["gaw_ul_obs"])
+    recast = pd.read_csv(res / "recast" / "w-coupled.csv")
+    gaw.index, recast.index = gaw["m_a"].round(6), recast["m_a"].round(6)
+    assert set(gaw.index) == set(recast.index)
+    for col in ("ul_obs", "ul_exp", "ul_exp_m2", "ul_exp_p2"):
+        rel = recast[f"g_aW_{col}"] / gaw[f"gaw_{col}"] - 1
+        assert np.max(np.abs(rel)) < 0.01, col
+    ctau = pd.read_parquet(res / "limits" / "Kp_ctau.parquet")
+    assert ctau["ctau_mm"].min() == 0 and ctau["ctau_mm"].max() >= 1000
+    photophilic = pd.read_csv(res / "recast" / "photophilic.csv")
+    assert np.isfinite(photophilic["g_bs_ul_obs"]).mean() > 0.8
 
 
 def test_toy_cls_change_reruns_only_toy_cls_and_summary(completed_run):
@@ -191,6 +215,7 @@ def test_every_figure_is_a_valid_image(completed_run):
     figures = sorted((completed_run / "results" / "figures").glob("*.png"))
     names = {p.stem for p in figures}
     assert {"gaw_limit", "gaw_comparison", "scan_yield_significance", "br_limits", "toy_bias"} <= names
+    assert {f"ctau_limits_{mode}" for mode in MODES} <= names
     assert {f"mgg_{mode}" for mode in MODES} <= names
     for png in figures:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -102,6 +102,7 @@ def get_final_output():
         + scan_outputs()
         + limit_outputs()
         + results_outputs()
+        + reuse_outputs()
     )
 
 
@@ -213,7 +214,6 @@ def limit_outputs():
     return [f"results/scan/{mode}.parquet" for mode in MODES] + [
         "results/limits/gaw.parquet",
         "results/limits/gaw.csv",
-        "results/limits/gaw_hepdata.yaml",
         "results/limits/toy_cls.parquet",
     ]
 
@@ -239,3 +239,16 @@ def paper_figures():
 
 def results_outputs():
     return ["results/summary.json", "results/control/eta.json"] + paper_figures()
+
+
+# Stage 6 (reuse.smk): the shipped models that alpscan recast runs on the record.
+RECAST_MODELS = ["w-coupled", "photophilic"]
+
+
+def reuse_outputs():
+    return (
+        [f"results/limits/{mode}_ctau.parquet" for mode in MODES]
+        + [f"results/figures/ctau_limits_{mode}.png" for mode in MODES]
+        + ["results/hepdata", "results/hepdata.tar.gz"]
+        + [f"results/recast/{model}.csv" for model in RECAST_MODELS]
+    )

@@ -75,6 +75,8 @@ rule figure_gaw:
     input:
         gaw="results/limits/gaw.parquet",
         babar=workflow.source_path("../../resources/babar-2111.01800-prompt-limit.csv"),
+        # the K+ prompt limit, converted to g_aW as BaBar's is (like-for-like curve)
+        prompt=[f"results/scan/{mode}.parquet" for mode in MODES if mode == "Kp"],
     output:
         limit=report(
             "results/figures/gaw_limit.png",

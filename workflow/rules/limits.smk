@@ -46,7 +46,6 @@ rule limit_gaw:
     output:
         table="results/limits/gaw.parquet",
         csv="results/limits/gaw.csv",
-        hepdata="results/limits/gaw_hepdata.yaml",
     log:
         "logs/limits/gaw.log",
     benchmark:

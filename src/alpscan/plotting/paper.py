@@ -38,6 +38,7 @@ __all__ = [
     "plot_gaw_limit",
     "plot_gaw_comparison",
     "babar_gaw_curve",
+    "prompt_gaw_curve",
     "plot_br_limits",
     "plot_toy_bias",
     "veto_windows",
@@ -686,8 +687,32 @@ def babar_gaw_curve(csv_path) -> pd.DataFrame:
     return pd.DataFrame({"m_a": m, "gaw_ul": gaw})
 
 
-def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()):
-    """Fig. 5: the observed g_aW limit against BaBar's (PRL 128, 131802).
+def prompt_gaw_curve(scan: pd.DataFrame, mode: str = "Kp") -> pd.DataFrame:
+    """A prompt-ALP branching-fraction limit of one mode converted to g_aW (no lifetime penalty).
+
+    The conversion BaBar's curve gets (:func:`babar_gaw_curve`), applied to this run's
+    prompt limit on B(B → K(*)a)·B(a → γγ) (``br_ul_obs`` of ``results/scan/{mode}.parquet``),
+    so the two can be compared like for like.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``m_a`` (GeV) and ``gaw_ul`` (GeV⁻¹); rows with ``fit_ok`` False are dropped.
+    """
+    _require(scan, ("m_a", "br_ul_obs"), f"scan {mode}")
+    ok = scan[_fit_ok(scan)]
+    m = _num(ok, "m_a")
+    return pd.DataFrame({"m_a": m, "gaw_ul": gaw_for_br(_num(ok, "br_ul_obs"), m, mode)})
+
+
+def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=(),
+                        prompt_gaw: pd.DataFrame | None = None):
+    """Fig. 5: the observed g_aW limit against BaBar's (PRL 128, 131802), like for like.
+
+    Each curve's legend says what it assumes: BaBar's B⁺ → K⁺a limit for a prompt ALP,
+    converted to g_aW with no lifetime penalty; this run's combined limit with the efficiency
+    at the ALP's own cτ(g_aW); and (``prompt_gaw``) this run's B⁺ → K⁺a prompt limit
+    converted exactly as BaBar's.
 
     Parameters
     ----------
@@ -697,7 +722,9 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         Columns ``m_a`` (GeV) and ``gaw_ul`` (GeV⁻¹), from :func:`babar_gaw_curve`; its curve is
         broken at NaN rows and at gaps wider than five times the median spacing (BaBar's vetoes).
     vetoes : sequence of (float, float)
-        This analysis' veto windows in GeV: the observed curve is broken there (not shaded).
+        This analysis' veto windows in GeV: the observed curves are broken there (not shaded).
+    prompt_gaw : pandas.DataFrame, optional
+        Columns ``m_a`` and ``gaw_ul`` from :func:`prompt_gaw_curve` (dashed).
 
     Returns
     -------
@@ -713,25 +740,35 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         x, y = _break_at_gaps(x[keep], _num(babar_gaw, "gaw_ul")[keep])
         y = _positive(y)
         drawn += int(np.sum(~np.ma.getmaskarray(y)))
-        ax.plot(x, y, "-", color="C0", lw=1.5, label="BaBar, PRL 128, 131802 (2022)")
+        ax.plot(x, y, "-", color="C0", lw=1.5,
+                label="BaBar, PRL 128, 131802 (2022): $K^+a$, prompt, no lifetime penalty")
     if not _is_empty(gaw):
         _require(gaw, ("m_a", "gaw_ul_obs"), "g_aW limits")
         gaw = _drop_incomplete(ax, gaw, ("gaw_ul_obs",))
-        x = _num(gaw, "m_a")
+    curves = [(gaw, "gaw_ul_obs", "-", 1.5,
+               f"{EXPERIMENT} {EXPERIMENT_TEXT}: modes combined, efficiency at $c\\tau(g_{{aW}})$")]
+    if not _is_empty(prompt_gaw):
+        curves.append((prompt_gaw, "gaw_ul", "--", 1.2,
+                       f"{EXPERIMENT} {EXPERIMENT_TEXT}: $K^+a$, prompt, no lifetime penalty"))
+    for frame, col, style, lw, name in curves:
+        if _is_empty(frame):
+            continue
+        _require(frame, ("m_a", col), "g_aW limits")
+        x = _num(frame, "m_a")
         keep = np.isfinite(x)
-        x, (y,) = _break_at_vetoes(x[keep], [_num(gaw, "gaw_ul_obs")[keep]], vetoes)
+        x, (y,) = _break_at_vetoes(x[keep], [_num(frame, col)[keep]], vetoes)
         y = _positive(y)
         drawn += int(np.sum(~np.ma.getmaskarray(y)))
-        ax.plot(x, y, "-", color="k", lw=1.5, label=f"{EXPERIMENT} {EXPERIMENT_TEXT}, observed")
+        ax.plot(x, y, style, color="k", lw=lw, label=name)
     if drawn == 0:
         _note(ax, "no limits")
     _log_y(ax, drawn)
-    _pad_y(ax, top=0.25)
+    _pad_y(ax, top=0.3)
     _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize="x-small", loc="upper left")
-    _label(ax, "prompt ALP")
+    _legend(ax, fontsize="xx-small", loc="upper left")
+    _label(ax, "observed limits")
     fig.tight_layout()
     return fig
 

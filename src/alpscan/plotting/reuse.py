@@ -26,6 +26,7 @@ from alpscan.plotting.style import use_style
 __all__ = ["plot_ctau_limits", "plot_recast"]
 
 BR_LABEL = r"$\mathcal{B}(B\to K^{(*)}a)\,\mathcal{B}(a\to\gamma\gamma)$ UL (90% CL)"
+BR_SHORT = r"$\mathcal{B}\cdot\mathcal{B}(a\to\gamma\gamma)$ UL (90% CL)"
 
 
 def _grid(frame: pd.DataFrame, value: str):
@@ -53,7 +54,7 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
         Largest simulated cτ: a line on the map (above it r is extrapolated).
     """
     use_style()
-    fig, (ax2d, ax) = plt.subplots(1, 2, figsize=(16, 6.5))
+    fig, (ax2d, ax) = plt.subplots(1, 2, figsize=(18, 7))
     if table.empty:
         for a in (ax2d, ax):
             _note(a, "no limits")
@@ -62,17 +63,19 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
         return fig
     x, y, z = _grid(table[table["ctau_mm"] > 0], "br_ul_obs")
     z = np.ma.masked_invalid(np.where(z > 0, z, np.nan))
+    # four decades above the best limit: longer-lived corners saturate
+    vmax = min(float(z.max()), 1e4 * float(z.min()))
     mesh = ax2d.pcolormesh(x, y, z, shading="nearest", cmap="viridis",
-                           norm=LogNorm(vmin=z.min(), vmax=z.max()))  # fmt: skip
-    fig.colorbar(mesh, ax=ax2d, label=BR_LABEL + ", observed")
+                           norm=LogNorm(vmin=z.min(), vmax=vmax))  # fmt: skip
+    fig.colorbar(mesh, ax=ax2d, label="observed UL (90% CL)", extend="max")
     if max_simulated_ctau_mm is not None:
         ax2d.axhline(max_simulated_ctau_mm, color="w", ls="--", lw=1.2)
-        ax2d.text(x.min(), max_simulated_ctau_mm * 1.15, "largest simulated $c\\tau$",
-                  color="w", fontsize="x-small", va="bottom")  # fmt: skip
+        ax2d.text(0.03, max_simulated_ctau_mm * 1.15, "largest simulated $c\\tau$", color="w",
+                  fontsize="x-small", va="bottom", transform=ax2d.get_yaxis_transform())
     ax2d.set_yscale("log")
     ax2d.set_xlabel(M_A_LABEL)
     ax2d.set_ylabel(r"$c\tau_a$ [mm]")
-    _label(ax2d, MODE_LABELS.get(mode, mode))
+    _label(ax2d)
     _shade_vetoes(ax, vetoes, label=False)
     values = [0.0, *[float(c) for c in curves_ctau_mm]]
     colors = plt.cm.plasma(np.linspace(0.0, 0.85, len(values)))
@@ -90,10 +93,10 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
     ax.plot([], [], "k--", lw=1.0, label="expected")
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
-    ax.set_ylim(lo, hi * 30)
+    ax.set_ylim(lo, hi * 100)
     ax.set_xlabel(M_A_LABEL)
-    ax.set_ylabel(BR_LABEL)
-    _legend(ax, fontsize="xx-small", loc="upper left", ncol=4)
+    ax.set_ylabel(BR_SHORT)
+    _legend(ax, fontsize="xx-small", loc="upper left", ncol=3)
     _label(ax, MODE_LABELS.get(mode, mode), experiment=False)
     fig.tight_layout()
     return fig
