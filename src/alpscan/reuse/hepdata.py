@@ -158,7 +158,8 @@ def write_record(outdir, *, modes: Sequence[str], scans: Mapping[str, pd.DataFra
                  longlived_points: Mapping[str, pd.DataFrame],
                  longlived_fits: Mapping[str, pd.DataFrame], gaw: pd.DataFrame, cl: float,
                  sigma_eff: float, tarball=None, resources: Sequence = ()) -> Path:  # fmt: skip
-    """Write the HEPData submission of a run to ``outdir`` with ``hepdata_lib`` and validate it.
+    """Write the HEPData submission of a run to ``outdir`` with ``hepdata_lib`` and validate it
+    with ``hepdata-validator`` (:func:`validate_record`).
 
     Parameters
     ----------
@@ -186,8 +187,8 @@ def write_record(outdir, *, modes: Sequence[str], scans: Mapping[str, pd.DataFra
 
     Raises
     ------
-    AssertionError
-        If ``hepdata_lib``'s validation of the archive fails.
+    ValueError
+        If the record does not validate (the first validator messages are given).
     """
     from hepdata_lib import Submission
 
@@ -195,6 +196,7 @@ def write_record(outdir, *, modes: Sequence[str], scans: Mapping[str, pd.DataFra
     if unknown:
         raise ValueError(f"unknown mode(s) {unknown}; known: {sorted(MODE_REACTIONS)}")
     outdir = Path(outdir).resolve()
+    tarball = None if tarball is None else Path(tarball).resolve()  # before the chdir below
     sub = Submission()
     sub.comment = ("alpscan: open toy reproduction of the Belle search for an axion-like particle "
                    "in B -> K(*) a, a -> gamma gamma (arXiv:2507.01249). " + TOY_NOTE)
@@ -262,11 +264,14 @@ def write_record(outdir, *, modes: Sequence[str], scans: Mapping[str, pd.DataFra
     if outdir.exists():
         shutil.rmtree(outdir)
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
-        # hepdata_lib writes and validates its archive in the working directory
-        sub.create_files(str(outdir), validate=True)
+        # hepdata_lib writes its archive in the working directory; validated below
+        sub.create_files(str(outdir), validate=False)
         if tarball is not None:
-            Path(tarball).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(Path(tmp) / "submission.tar.gz", Path(tarball).resolve())
+            tarball.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(Path(tmp) / "submission.tar.gz", tarball)
+    errors = validate_record(outdir)
+    if errors:
+        raise ValueError(f"HEPData record {outdir} does not validate: {errors[:5]}")
     return outdir
 
 
