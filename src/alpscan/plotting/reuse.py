@@ -93,7 +93,7 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
     ax.plot([], [], "k--", lw=1.0, label="expected")
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
-    ax.set_ylim(lo, hi * 100)
+    ax.set_ylim(lo, min(hi, 1.0) * 100)  # a limit above B = 1 excludes nothing
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(BR_SHORT)
     _legend(ax, fontsize="xx-small", loc="upper left", ncol=3)
@@ -140,7 +140,7 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
         ax.set_yscale("log")
         ax.set_ylim(float(np.nanmin(r["poi_ul_exp_m2"])) / 2, top)
         ax.set_ylabel(poi_label)
-        _legend(ax, fontsize="x-small", loc="upper left", ncol=3)
+        _legend(ax, fontsize="xx-small", loc="upper left", ncol=2)
     else:
         x, y, z = _grid(ok.rename(columns={"scan": "ctau_mm"}), "poi_ul_obs")
         z = np.ma.masked_invalid(z)

@@ -30,7 +30,7 @@ efficiency uncertainty (qualifier ``efficiency uncertainty (relative)``); CLs li
 the Asimov curves for the expected distribution.  ``alpscan recast`` does exactly this.
 
 Every table description says the numbers come from the alpscan toy simulation, not Belle
-data.  Values are written with :data:`DIGITS` significant digits.
+data.  Values are written with :data:`DIGITS` significant digits (m_a and σ_R exactly).
 """
 
 from __future__ import annotations
@@ -59,8 +59,11 @@ __all__ = [
 #: Sentence closing every table description.
 TOY_NOTE = ("From the alpscan toy simulation of the Belle detector and its pseudo-data "
             "(an open reproduction of arXiv:2507.01249), not Belle data.")
-#: Significant digits of every written value.
+#: Significant digits of every written value; masses and resolutions get all 17 of a double, so
+#: that "within σ_R of a scan point" is decided exactly as in the workflow (the scan points are
+#: σ_R apart, so a mass halfway between two is a tie).
 DIGITS = 10
+EXACT_COLUMNS = ("m_a", "sigma_r")
 #: Decay of each mode (HEPData reaction notation); the K0 mode is B0 -> K0 a.
 MODE_REACTIONS = {"Kp": "B+ --> K+ a", "K0S": "B0 --> K0 a", "Kst0": "B0 --> K*0 a",
                   "Kstp": "B+ --> K*+ a"}  # fmt: skip
@@ -111,7 +114,7 @@ def _variable(column: str, values, *, independent: bool, qualifiers: Mapping | N
 
     name, units = HEADERS[column]
     var = Variable(name, is_independent=independent, is_binned=False, units=units)
-    var.digits = DIGITS
+    var.digits = 17 if column in EXACT_COLUMNS else DIGITS
     var.values = np.asarray(values, dtype=float)
     for key, value in (qualifiers or {}).items():
         var.add_qualifier(key, value)

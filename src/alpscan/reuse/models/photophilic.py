@@ -16,7 +16,7 @@ NAME = "Photophilic ALP with a b-s coupling"
 POI = {"name": "g_bs", "units": "GeV^-1", "label": r"$|g_{bs}|$ upper limit (90% CL) [GeV$^{-1}$]",
        "reference": 1e-8}  # fmt: skip
 SCAN = {"name": "g_agg", "units": "GeV^-1", "label": r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]",
-        "values": np.geomspace(1e-7, 1e-3, 9).tolist()}  # fmt: skip
+        "values": np.geomspace(1e-7, 1e-3, 5).tolist()}  # fmt: skip
 
 _G_AW_REF = 1e-5  # GeV⁻¹: any value; only the ratio B/|g_abs|² is used
 
