@@ -20,7 +20,7 @@ model_dir = Path(models.__file__).parent
 resources = [(model_dir / f"{name}.py", f"alpscan recast model file: {doc}") for name, doc in (
     ("w_coupled", "W-coupled ALP (reproduces the g_aW table)"),
     ("photophilic", "photophilic ALP with an independent b-s coupling"))]  # fmt: skip
-record = write_record(out.record, modes=modes, scans=by_mode(inp.scans),
+record = write_record(Path(out.record).parent, modes=modes, scans=by_mode(inp.scans),
                       profiles=by_mode(inp.profiles), ctau_limits=by_mode(inp.ctau),
                       longlived_points=by_mode(inp.ll_points), longlived_fits=by_mode(inp.ll_fits),
                       gaw=read_parquet(inp.gaw), cl=par.limits["cl"],

@@ -249,6 +249,6 @@ def reuse_outputs():
     return (
         [f"results/limits/{mode}_ctau.parquet" for mode in MODES]
         + [f"results/figures/ctau_limits_{mode}.png" for mode in MODES]
-        + ["results/hepdata", "results/hepdata.tar.gz"]
+        + ["results/hepdata/submission.yaml", "results/hepdata.tar.gz"]
         + [f"results/recast/{model}.csv" for model in RECAST_MODELS]
     )

@@ -20,7 +20,7 @@ rule lifetime_limits:
         mem_mb=mem_mb_by_attempt(1000),
         runtime="10m",
     params:
-        code=code_hash("reuse", "stats", "fitting", "physics"),
+        code=code_hash("lifetime_limits"),
     message:
         "Limits over (m_a, c tau) of mode {wildcards.mode}"
     script:
@@ -48,7 +48,7 @@ rule figure_lifetime:
         runtime="10m",
     params:
         vetoes=config["scan"]["vetoes_gev"],
-        code=code_hash("plotting", "reuse"),
+        code=code_hash("figure_lifetime"),
     message:
         "Figure: limits over (m_a, c tau) of mode {wildcards.mode}"
     script:
@@ -66,7 +66,9 @@ rule hepdata:
         ll_fits=expand("results/signal_model/{mode}_longlived.parquet", mode=MODES),
         gaw="results/limits/gaw.parquet",
     output:
-        record=directory("results/hepdata"),
+        # a file, not directory(): Snakemake's timestamp file in the record would be
+        # an unreferenced file to hepdata-validate
+        record="results/hepdata/submission.yaml",
         tarball="results/hepdata.tar.gz",
     log:
         "logs/reuse/hepdata.log",
@@ -81,7 +83,7 @@ rule hepdata:
     params:
         modes=MODES,
         limits=config_subset("limits", "cl", "efficiency_syst_rel"),
-        code=code_hash("reuse"),
+        code=code_hash("hepdata"),
     message:
         "HEPData record of the {params.modes} modes"
     script:
@@ -90,7 +92,7 @@ rule hepdata:
 
 rule recast:
     input:
-        record="results/hepdata",
+        record="results/hepdata/submission.yaml",
     output:
         table="results/recast/{model}.csv",
         figure=report(
@@ -112,9 +114,8 @@ rule recast:
         mem_mb=mem_mb_by_attempt(1000),
         runtime="30m",
     params:
-        code=code_hash("reuse", "plotting", "physics", "stats", "cli.py"),
+        code=code_hash("recast"),
     message:
         "alpscan recast {wildcards.model} from the HEPData record"
-    shell:
-        "alpscan recast {wildcards.model} --record {input.record}"
-        " --out $(dirname {output.table}) > {log} 2>&1"
+    script:
+        "../../scripts/recast.py"

@@ -121,7 +121,7 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
         Model name, shown top right.
     """
     use_style()
-    fig, ax = plt.subplots(figsize=(10, 6.5))
+    fig, ax = plt.subplots(figsize=(10 if scan_label is None else 12, 6.5))
     ok = result[np.isfinite(result["poi_ul_obs"]) & (result["poi_ul_obs"] > 0)]
     if ok.empty:
         _note(ax, "no limits")
@@ -144,9 +144,10 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
     else:
         x, y, z = _grid(ok.rename(columns={"scan": "ctau_mm"}), "poi_ul_obs")
         z = np.ma.masked_invalid(z)
+        vmax = min(float(z.max()), 1e3 * float(z.min()))  # the longest-lived corner saturates
         mesh = ax.pcolormesh(x, y, z, shading="nearest", cmap="viridis",
-                             norm=LogNorm(vmin=z.min(), vmax=z.max()))  # fmt: skip
-        fig.colorbar(mesh, ax=ax, label=poi_label + ": excluded above")
+                             norm=LogNorm(vmin=z.min(), vmax=vmax))  # fmt: skip
+        fig.colorbar(mesh, ax=ax, label=poi_label, extend="max")
         ax.set_yscale("log")
         ax.set_ylabel(scan_label)
     ax.set_xlabel(M_A_LABEL)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alpscan.stats.stage import longlived_ratio_function
+from alpscan.stats.limit_tables import longlived_ratio_function
 
 __all__ = ["PAPER_CTAU_MM", "LIMIT_COLUMNS", "ctau_grid_mm", "ctau_limit_table", "ratio_grid_table"]
 

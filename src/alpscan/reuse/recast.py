@@ -40,7 +40,7 @@ import pandas as pd
 
 from alpscan.reuse.hepdata import SIGMA_EFF_QUALIFIER, read_record, record_table
 from alpscan.stats.limits import ProfileCurve, combined_limits
-from alpscan.stats.stage import longlived_ratio_function
+from alpscan.stats.limit_tables import longlived_ratio_function
 
 __all__ = [
     "BUILTIN_MODELS",

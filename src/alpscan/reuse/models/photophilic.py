@@ -12,8 +12,8 @@ import numpy as np
 
 from alpscan.physics.alp import SIN2_THETA_W, br_b_to_k_a, ctau_a_mm, g_abs
 
-NAME = "Photophilic ALP with a b-s coupling"
-POI = {"name": "g_bs", "units": "GeV^-1", "label": r"$|g_{bs}|$ upper limit (90% CL) [GeV$^{-1}$]",
+NAME = "Photophilic ALP, b-s coupling"
+POI = {"name": "g_bs", "units": "GeV^-1", "label": r"$|g_{bs}|$ UL (90% CL) [GeV$^{-1}$]",
        "reference": 1e-8}  # fmt: skip
 SCAN = {"name": "g_agg", "units": "GeV^-1", "label": r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]",
         "values": np.geomspace(1e-7, 1e-3, 5).tolist()}  # fmt: skip
