@@ -51,12 +51,15 @@ from iminuit import Minuit  # noqa: E402
 from iminuit.cost import ExtendedUnbinnedNLL  # noqa: E402
 from numba_stats import crystalball_ex  # noqa: E402
 
-from alpscan.fitting.batched import WindowModel, fit_batch  # noqa: E402
+from alpscan.fitting.batched import fit_batch  # noqa: E402
 from alpscan.fitting.dscb import DSCBParams, dscb_window_fraction  # noqa: E402
 from alpscan.fitting.toys import toy_study  # noqa: E402
-from alpscan.fitting.window_fit import sample_window  # noqa: E402
+from alpscan.fitting.window_model import WindowModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.oracles import sample_window  # noqa: E402
+
 OUT = ROOT / "benchmarks" / "output" / "toys.json"
 
 #: Signal shape at m_a = 1.5 GeV (GeV), close to the signal model of the K+ mode.

@@ -7,16 +7,12 @@ import pytest
 from iminuit.cost import ExtendedUnbinnedNLL, NormalConstraint
 from scipy import integrate
 
-from alpscan.fitting.batched import WindowModel, fit_batch
+from alpscan.fitting.batched import fit_batch
 from alpscan.fitting.dscb import DSCBParams, dscb_pdf
-from alpscan.fitting.scan import PointWindow
-from alpscan.fitting.window_fit import (
-    PeakingComponent,
-    YieldConstraint,
-    chebyshev_background_pdf,
-    fit_window,
-    sample_window,
-)
+from alpscan.fitting.window_fit import fit_window
+from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
+
+from .oracles import chebyshev_background_pdf, sample_window
 
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
 HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
@@ -109,7 +105,7 @@ def test_public_parametrisation_round_trip():
     assert model.from_public({"n_sig": 1.0, "n_bkg": 2.0, "c1": 0.0, "c2": 0.0})[4] == 0.0
 
 
-def test_model_validation_and_point_window():
+def test_model_validation_and_constraint_index():
     with pytest.raises(ValueError):
         WindowModel(1.0, 1.0, SIG)
     with pytest.raises(ValueError):
@@ -117,8 +113,7 @@ def test_model_validation_and_point_window():
     with pytest.raises(ValueError):  # no probability of the component in the window
         far = PeakingComponent("far", DSCBParams(3.0, 0.01, 0.01, 2, 5, 2, 5))
         WindowModel(LO, HI, SIG, (far,))
-    pw = PointWindow(0.6, PLO, PHI, PSIG, (ETA, ETAC), (ETAC_CONS,), ("eta", "etac"), 0.99, 0.2)
-    model = WindowModel.from_point_window(pw)
+    model = WindowModel(PLO, PHI, PSIG, (ETA, ETAC), {"etac": (40.0, 8.0)})
     assert model == WindowModel(PLO, PHI, PSIG, (ETA, ETAC), (ETAC_CONS,))
     idx, mean, sigma = model.constraint_arrays
     assert idx.tolist() == [5] and mean.tolist() == [40.0] and sigma.tolist() == [8.0]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpscan.fitting.batched import WindowModel, fit_batch
+from alpscan.fitting.batched import fit_batch
 from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import asimov_data, fit_dataset, profile_nll, sample_toys
+from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.limits import ProfileCurve, yield_limits
 
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)

@@ -23,7 +23,8 @@ from alpscan.fitting.scan import (
     select_peaking,
 )
 from alpscan.fitting.signal_model import MODEL_PARAMS, interpolate_signal_model
-from alpscan.fitting.window_fit import chebyshev_background_pdf, sample_window
+
+from .oracles import chebyshev_background_pdf, sample_window
 
 POLY = (-0.2, 0.05)
 

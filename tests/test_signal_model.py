@@ -14,8 +14,9 @@ from alpscan.fitting.signal_model import (
     fit_signal_grid,
     interpolate_signal_model,
     longlived_ratio,
-    ratio_table,
 )
+
+from .oracles import ratio_table
 
 
 def truth_shape(m: float) -> DSCBParams:

@@ -9,12 +9,13 @@ import pytest
 from scipy import integrate, stats
 
 import alpscan.stats.toy_cls as toy_cls
-from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import asimov_data, fit_dataset
-from alpscan.fitting.window_fit import sample_window
+from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.limits import profile_curve, yield_limits
 from alpscan.stats.toy_cls import toy_cls_scan, toy_upper_limit
+
+from .oracles import sample_window
 
 # The window of tests/test_toys.py: signal DSCB at 1.5 GeV, 9·(σ_L + σ_R) wide.
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)

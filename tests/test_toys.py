@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from alpscan.fitting.batched import WindowModel, fit_batch
+from alpscan.fitting.batched import fit_batch
 from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import (
     asimov_data,
@@ -17,12 +17,10 @@ from alpscan.fitting.toys import (
     sampling_table,
     toy_study,
 )
-from alpscan.fitting.window_fit import (
-    PeakingComponent,
-    YieldConstraint,
-    fit_window,
-    sample_window,
-)
+from alpscan.fitting.window_fit import fit_window
+from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
+
+from .oracles import sample_window
 
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
 HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)

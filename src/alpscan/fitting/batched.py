@@ -7,16 +7,10 @@ to the convergence tolerance.
 
 Model
 -----
-In a window ``[lo, hi]`` (GeV) the event density (events / GeV) is linear in the internal
-parameters ``θ = (n_sig, a0, a1, a2, n_1, ..., n_P)`` (events)::
-
-    λ(x) = θ · b(x),   b(x) = (S(x), 1/W, T1(t)/W, T2(t)/W, P_1(x), ..., P_P(x))
-
-with ``W = hi - lo``, ``t = 2(x - lo)/W - 1``, ``T1 = t``, ``T2 = 2t² - 1``, ``S`` the
-signal DSCB and ``P_k`` the peaking DSCBs, each normalised to unit integral over the
-window.  The expected number of events is ``ν = θ · I`` with ``I = ∫ b dx =
-(1, 1, 0, -1/3, 1, ..., 1)``.  The public parameters of ``fit_window`` follow from
-``n_bkg = a0 - a2/3``, ``c1 = a1/a0``, ``c2 = a2/a0`` (:meth:`WindowModel.to_public`).
+The model is a :class:`~alpscan.fitting.window_model.WindowModel`: the event density is
+linear in its parameters θ, ``λ(x) = θ · b(x)`` with the basis ``b`` and the integrals
+``I = ∫ b dx`` (``ν = θ · I``) of that model, for any polynomial order and any number
+of peaking components.
 
 Objective
 ---------
@@ -25,8 +19,8 @@ contents for an Asimov dataset) the objective, in ``-ln L`` units, is::
 
     f(θ) = ν − Σ_i w_i ln λ(x_i) + ½ Σ_c (n_c − mean_c)²/sigma_c² + ½·barrier(θ)
 
-where ``barrier`` is ``fit_window``'s positivity log-barrier on its grid of ``n_grid``
-points (:func:`alpscan.fitting.window_fit._positivity_barrier`, defined in ``-2 ln L``
+where ``barrier`` is the model's positivity log-barrier on its grid of ``n_grid``
+points (:func:`alpscan.fitting.window_model.positivity_barrier`, defined in ``-2 ln L``
 units, hence the ½).  ``f`` is ``fit_window``'s Minuit function divided by 2, so both
 fitters have the same minimum.  The reported ``nll`` is ``f`` without the barrier (the
 extended likelihood with the Gaussian constraint terms), i.e. ``WindowFit.nll``; like
@@ -55,48 +49,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import numba as nb
 import numpy as np
 
-from alpscan.fitting.dscb import (
-    DSCBParams,
-    as_dscb_params,
-    dscb_cdf,
-    dscb_pdf,
-    dscb_window_fraction,
-)
-from alpscan.fitting.window_fit import (
-    _BARRIER_EVENTS,
-    _BARRIER_UMIN,
-    _BOUNDARY_U,
-    _MIN_WINDOW_FRACTION,
-    BACKGROUND,
-    POLY_NAMES,
-    SIGNAL,
-    PeakingComponent,
-    YieldConstraint,
-    _normalise_constraints,
-    _normalise_peaking,
+from alpscan.fitting.window_model import (
+    BARRIER_EVENTS,
+    BARRIER_UMIN,
+    BOUNDARY_U,
+    FLOOR_REL,
+    WindowModel,
+    barrier_phi,
 )
 
-__all__ = [
-    "INTERNAL_BACKGROUND_NAMES",
-    "WindowModel",
-    "BatchFit",
-    "fit_batch",
-]
+__all__ = ["BatchFit", "fit_batch"]
 
-#: Internal names of the linear background coefficients (events).
-INTERNAL_BACKGROUND_NAMES: tuple[str, str, str] = ("a0", "a1", "a2")
-
-# Shared with fit_window (imported above): _BARRIER_EVENTS (barrier weight, phantom
-# events), _BARRIER_UMIN (linear continuation below this relative density), _BOUNDARY_U
-# (at-boundary flag), _MIN_WINDOW_FRACTION (negligible component).
-#: Relative floor of the density at the events, as in fit_window.
-_FLOOR_REL = 1e-12
 #: Armijo sufficient-decrease constant of the line search on f (far from the minimum).
 _ARMIJO = 1e-4
 #: Near the minimum: accept a step if φ'(t) <= _WOLFE·|φ'(0)| (approximate Wolfe
@@ -125,250 +92,6 @@ _LM_SHIFTS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2)
 #: zero gives inf/NaN instead of raising), which lets LLVM vectorise the event loops;
 #: the callers test feasibility (λ > 0) explicitly.
 _FASTMATH = {"contract", "nsz"}
-
-
-# ---------------------------------------------------------------------------------------
-# Model
-# ---------------------------------------------------------------------------------------
-def _shape_norm(p: DSCBParams, lo: float, hi: float) -> float:
-    """Factor turning the unnormalised DSCB (1 at the mode) into its window density."""
-    frac = dscb_window_fraction(p, lo, hi)
-    if not frac >= _MIN_WINDOW_FRACTION:
-        raise ValueError(
-            f"DSCB with mu={p.mu} has negligible probability ({frac:.2e}) in [{lo}, {hi}]"
-        )
-    peak = float(dscb_pdf(np.array([p.mu]), *p.as_tuple())[0])  # = 1/∫ unnormalised
-    return peak / frac
-
-
-@dataclass(frozen=True)
-class WindowModel:
-    """Fixed-shape model of one fit window (the per-mass-point model of ``fit_window``).
-
-    Attributes
-    ----------
-    lo, hi : float
-        Window edges (GeV), ``lo < hi``.
-    signal : DSCBParams
-        Signal shape (GeV); coerced with :func:`~alpscan.fitting.dscb.as_dscb_params`.
-    peaking : tuple of PeakingComponent
-        Peaking backgrounds with fixed shapes and floating yields; each must have at
-        least 1e-6 of its probability in the window (``fit_window`` would drop it).
-    constraints : tuple of YieldConstraint
-        Gaussian constraints on peaking yields (in-window events).
-    n_grid : int
-        Number of points of the positivity grid (as ``fit_window``'s ``n_grid``).
-
-    Notes
-    -----
-    The internal parameter vector is ``θ = (n_sig, a0, a1, a2, n_<peak>...)`` (events),
-    see the module docstring.  Shape-dependent arrays are computed lazily and cached
-    on the instance.
-    """
-
-    lo: float
-    hi: float
-    signal: DSCBParams
-    peaking: tuple[PeakingComponent, ...] = ()
-    constraints: tuple[YieldConstraint, ...] = ()
-    n_grid: int = 201
-
-    def __post_init__(self) -> None:
-        lo, hi = float(self.lo), float(self.hi)
-        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-            raise ValueError(f"invalid window [{lo}, {hi}]")
-        object.__setattr__(self, "lo", lo)
-        object.__setattr__(self, "hi", hi)
-        object.__setattr__(self, "signal", as_dscb_params(self.signal))
-        object.__setattr__(self, "peaking", tuple(_normalise_peaking(self.peaking)))
-        object.__setattr__(self, "constraints", tuple(_normalise_constraints(self.constraints)))
-        object.__setattr__(self, "n_grid", max(int(self.n_grid), 3))
-        if not self.signal.is_valid() or not all(p.shape.is_valid() for p in self.peaking):
-            raise ValueError("a DSCB shape is outside its domain")
-        names = [p.name for p in self.peaking]
-        if len(set(names)) != len(names):
-            raise ValueError("duplicate peaking component names")
-        for c in self.constraints:
-            if c.name not in names:
-                raise ValueError(f"constraint on unknown component {c.name!r}")
-            if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
-                raise ValueError(f"constraint on {c.name!r} has invalid mean/sigma")
-        _ = self.shape_scales  # validates the window fractions
-
-    @classmethod
-    def from_point_window(cls, pw: Any, n_grid: int = 201) -> WindowModel:
-        """Model of a :class:`alpscan.fitting.scan.PointWindow` (window, signal shape,
-        peaking components and constraints of one mass hypothesis)."""
-        return cls(
-            pw.lo, pw.hi, pw.shape, tuple(pw.components), tuple(pw.constraints), n_grid
-        )
-
-    # --- parameter bookkeeping --------------------------------------------------------
-    @property
-    def width(self) -> float:
-        """Window width ``hi - lo`` (GeV)."""
-        return self.hi - self.lo
-
-    @property
-    def n_par(self) -> int:
-        """Number of internal parameters ``K = 4 + P``."""
-        return 4 + len(self.peaking)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Internal parameter names ``("n_sig", "a0", "a1", "a2", "n_<peak>"...)``."""
-        return (SIGNAL, *INTERNAL_BACKGROUND_NAMES, *(p.par_name for p in self.peaking))
-
-    @property
-    def public_names(self) -> tuple[str, ...]:
-        """Public names as in ``WindowFit.parameters``: ``n_sig, n_bkg, c1, c2, n_<peak>``."""
-        return (SIGNAL, BACKGROUND, *POLY_NAMES, *(p.par_name for p in self.peaking))
-
-    @cached_property
-    def constraint_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(index into θ, mean, sigma)`` of the Gaussian yield constraints."""
-        pos = {p.name: 4 + i for i, p in enumerate(self.peaking)}
-        idx = np.array([pos[c.name] for c in self.constraints], dtype=np.int64)
-        mean = np.array([c.mean for c in self.constraints], dtype=np.float64)
-        sigma = np.array([c.sigma for c in self.constraints], dtype=np.float64)
-        return idx, mean, sigma
-
-    # --- fixed densities ----------------------------------------------------------------
-    @cached_property
-    def shape_params(self) -> np.ndarray:
-        """``(1 + P, 7)`` DSCB parameters (signal first) in ``PARAM_NAMES`` order."""
-        shapes = [self.signal, *(p.shape for p in self.peaking)]
-        return np.array([s.as_tuple() for s in shapes], dtype=np.float64)
-
-    @cached_property
-    def shape_constants(self) -> np.ndarray:
-        """``(1 + P, 11)`` constants of the compiled DSCB evaluation."""
-        return _shape_constants(self.shape_params)
-
-    @cached_property
-    def shape_scales(self) -> np.ndarray:
-        """``(1 + P,)`` factors from the unnormalised DSCB to its window density (GeV⁻¹)."""
-        shapes = [self.signal, *(p.shape for p in self.peaking)]
-        return np.array([_shape_norm(s, self.lo, self.hi) for s in shapes], dtype=np.float64)
-
-    def basis(self, x) -> np.ndarray:
-        """Fixed densities at the masses ``x``, such that ``λ(x) = θ @ basis(x)``.
-
-        Parameters
-        ----------
-        x : array_like
-            Masses (GeV), shape ``(N,)``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(K, N)`` float64 array in GeV⁻¹, rows ``S, 1/W, T1/W, T2/W, P_1, ...``; all
-            rows are 0 for masses outside ``[lo, hi]`` (or non-finite).
-        """
-        xf = np.ascontiguousarray(np.asarray(x, dtype=np.float64).ravel())
-        out = np.empty((self.n_par, xf.size))
-        _basis_kernel(xf, self.lo, self.hi, self.shape_constants, self.shape_scales, out)
-        return out
-
-    def cdf_basis(self, x) -> np.ndarray:
-        """Integrals ``∫_lo^x b(x') dx'`` of the basis rows (dimensionless), ``(K, N)``.
-
-        Exact (DSCB cdf and polynomial antiderivatives); ``x`` is clipped to the window.
-        """
-        xf = np.clip(np.asarray(x, dtype=np.float64).ravel(), self.lo, self.hi)
-        t = 2.0 * (xf - self.lo) / self.width - 1.0
-        rows = [
-            dscb_cdf(xf, *self.signal.as_tuple(), lo=self.lo, hi=self.hi),
-            0.5 * (t + 1.0),
-            0.25 * (t * t - 1.0),
-            0.5 * ((2.0 / 3.0) * (t**3 + 1.0) - (t + 1.0)),
-        ]
-        rows.extend(dscb_cdf(xf, *p.shape.as_tuple(), lo=self.lo, hi=self.hi) for p in self.peaking)
-        return np.vstack(rows)
-
-    @cached_property
-    def integrals(self) -> np.ndarray:
-        """``(K,)`` integrals of the basis rows over the window: ``ν = θ @ integrals``."""
-        out = np.ones(self.n_par)
-        out[2] = 0.0
-        out[3] = -1.0 / 3.0
-        return out
-
-    @cached_property
-    def grid_x(self) -> np.ndarray:
-        """Positivity grid: ``n_grid`` equidistant masses from ``lo`` to ``hi`` (GeV)."""
-        return np.linspace(self.lo, self.hi, self.n_grid)
-
-    @cached_property
-    def grid_basis(self) -> np.ndarray:
-        """:meth:`basis` on :attr:`grid_x`, ``(K, n_grid)``."""
-        return self.basis(self.grid_x)
-
-    # --- functions of θ -------------------------------------------------------------
-    def expected(self, theta) -> np.ndarray | float:
-        """Expected number of events ``ν = θ @ integrals`` for ``θ`` of shape (K,) or (B, K)."""
-        nu = np.asarray(theta, dtype=float) @ self.integrals
-        return float(nu) if np.ndim(nu) == 0 else nu
-
-    def density(self, theta, x) -> np.ndarray:
-        """Event density ``λ(x)`` (events / GeV) at masses ``x`` for one ``θ`` (K,)."""
-        return np.asarray(theta, dtype=float) @ self.basis(x)
-
-    def cdf(self, theta, x) -> np.ndarray:
-        """Cumulative distribution ``∫_lo^x λ / ν`` (dimensionless) for one ``θ`` (K,)."""
-        th = np.asarray(theta, dtype=float)
-        return th @ self.cdf_basis(x) / float(th @ self.integrals)
-
-    def to_public(self, theta) -> np.ndarray:
-        """Internal ``θ`` (K,) or (B, K) → public ``(n_sig, n_bkg, c1, c2, n_<peak>...)``.
-
-        ``n_bkg = a0 - a2/3`` (events), ``c1 = a1/a0``, ``c2 = a2/a0`` (NaN if
-        ``a0 <= 0``), exactly as :func:`~alpscan.fitting.window_fit.fit_window` reports.
-        """
-        th = np.asarray(theta, dtype=float)
-        out = th.copy()
-        a0, a1, a2 = th[..., 1], th[..., 2], th[..., 3]
-        pos = a0 > 0
-        safe = np.where(pos, a0, 1.0)
-        out[..., 1] = a0 - a2 / 3.0
-        out[..., 2] = np.where(pos, a1 / safe, np.nan)
-        out[..., 3] = np.where(pos, a2 / safe, np.nan)
-        return out
-
-    def from_public(self, values) -> np.ndarray:
-        """Public parameters → internal ``θ``.
-
-        Parameters
-        ----------
-        values : mapping or array_like
-            ``{public name: value}`` (e.g. ``WindowFit.values``; missing peaking yields
-            are 0) or an array ``(K,)`` / ``(B, K)`` in :attr:`public_names` order.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``θ`` with ``(a0, a1, a2) = n_bkg·(1, c1, c2)/(1 - c2/3)``.
-        """
-        if isinstance(values, dict):
-            values = [float(values.get(k, 0.0)) for k in self.public_names]
-        v = np.asarray(values, dtype=float)
-        out = v.copy()
-        b0 = v[..., 1] / (1.0 - v[..., 3] / 3.0)
-        out[..., 1] = b0
-        out[..., 2] = b0 * v[..., 2]
-        out[..., 3] = b0 * v[..., 3]
-        return out
-
-    def select(self, x, weights=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Finite masses inside ``[lo, hi]`` (and their weights), as ``fit_window`` keeps."""
-        xf = np.asarray(x, dtype=np.float64).ravel()
-        keep = np.isfinite(xf) & (xf >= self.lo) & (xf <= self.hi)
-        if weights is None:
-            return xf[keep], None
-        w = np.asarray(weights, dtype=np.float64).ravel()
-        if w.shape != xf.shape:
-            raise ValueError("weights must have the same length as x")
-        return xf[keep], w[keep]
 
 
 # ---------------------------------------------------------------------------------------
@@ -434,64 +157,6 @@ class BatchFit:
 # ---------------------------------------------------------------------------------------
 # Compiled kernels
 # ---------------------------------------------------------------------------------------
-def _shape_constants(shapes: np.ndarray) -> np.ndarray:
-    """Per-shape constants of :func:`_dscb_unnorm` from ``(S, 7)`` DSCB parameters.
-
-    Columns: ``mu, 1/sigma_l, 1/sigma_r, alpha_l, alpha_r, n_l, n_r, c_l, b_l, c_r, b_r``;
-    the tail is ``exp(c - n·ln(b + z))`` with ``c = n ln(n/α) - α²/2``, ``b = n/α - α``
-    (numba-stats' power-law constants) and ``z`` the distance from the mode in core widths.
-    """
-    mu, sl, sr, al, nl, ar, nr = (shapes[:, j] for j in range(7))
-    cols = [mu, 1.0 / sl, 1.0 / sr, al, ar, nl, nr]
-    cols += [nl * np.log(nl / al) - 0.5 * al * al, nl / al - al]
-    cols += [nr * np.log(nr / ar) - 0.5 * ar * ar, nr / ar - ar]
-    return np.ascontiguousarray(np.column_stack(cols))
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _dscb_unnorm(x, c):
-    """DSCB shape with value 1 at the mode (numba-stats crystalball_ex formula); ``c`` is
-    one row of :func:`_shape_constants`.  Written without unpredictable branches (both
-    the core and the tail exponent are computed, one exp), which is faster for randomly
-    ordered masses."""
-    left = x < c[0]
-    z = (c[0] - x) * c[1] if left else (x - c[0]) * c[2]
-    alpha = c[3] if left else c[4]
-    n = c[5] if left else c[6]
-    cc = c[7] if left else c[9]
-    b = c[8] if left else c[10]
-    tail = cc - n * math.log(b + z)
-    return math.exp(-0.5 * z * z if z <= alpha else tail)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _basis_kernel(x, lo, hi, consts, scales, out):
-    """Fill ``out`` (K, N) with the basis rows at ``x`` (0 outside the window)."""
-    n_shapes = consts.shape[0]
-    iw = 1.0 / (hi - lo)
-    r1 = out[1]
-    r2 = out[2]
-    r3 = out[3]
-    n_out = 0
-    for i in range(x.size):  # polynomial rows (vectorised)
-        t = 2.0 * (x[i] - lo) * iw - 1.0
-        r1[i] = iw
-        r2[i] = t * iw
-        r3[i] = (2.0 * t * t - 1.0) * iw
-        n_out += not (x[i] >= lo and x[i] <= hi)
-    for s in range(n_shapes):  # DSCB rows
-        row = out[0 if s == 0 else 3 + s]
-        c = consts[s]
-        sc = scales[s]
-        for i in range(x.size):
-            row[i] = sc * _dscb_unnorm(x[i], c)
-    if n_out:
-        for i in range(x.size):
-            if not (x[i] >= lo and x[i] <= hi):
-                for k in range(out.shape[0]):
-                    out[k, i] = 0.0
-
-
 @nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_density(theta, basis, i0, i1, lam):
     """``lam[:n] = θ @ basis[:, i0:i1]``; returns the number of entries ``<= 0``."""
@@ -540,7 +205,7 @@ def _data_derivatives(basis, i0, i1, ww, lam, r, r2, q, g, h):
 
 @nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _data_pass4(theta, basis, i0, i1, ww, lam, g, h):
-    """Fused single loop for K = 4 (no peaking component): ``lam = θ @ b`` and the data
+    """Fused single loop for K = 4 (e.g. order 2, no peaking component): ``lam = θ @ b`` and the data
     terms of :func:`_data_derivatives`.  Returns the number of events with ``λ <= 0``
     (the derivatives are then meaningless)."""
     n = i1 - i0
@@ -621,7 +286,6 @@ def _grid_terms(theta, grid, nu, width, eps, umin, integ, lamg, d1, d2, e, kwork
         return False, np.inf, 0.0
     c = eps / n_g
     scale = width / nu
-    log_umin = math.log(umin)
     val = 0.0
     u_min = np.inf
     s_d1u = 0.0
@@ -629,15 +293,8 @@ def _grid_terms(theta, grid, nu, width, eps, umin, integ, lamg, d1, d2, e, kwork
     for j in range(n_g):
         u = lamg[j] * scale
         u_min = min(u_min, u)
-        if u >= umin:
-            if value:
-                val -= math.log(u)
-            a1 = -1.0 / u
-            a2 = 1.0 / (u * u)
-        else:
-            val += -log_umin + (umin - u) / umin
-            a1 = -1.0 / umin
-            a2 = 0.0
+        phi, a1, a2 = barrier_phi(u, umin, value)
+        val += phi
         d1[j] = a1
         d2[j] = a2
         e[j] = a2 * u + a1
@@ -803,8 +460,9 @@ def _default_start(theta, basis, i0, i1, grid, sumw, fixed, fixed_val, con_idx, 
     for k in range(kk):
         theta[k] = 0.0
     theta[0] = fixed_val if fixed else 0.0
-    for p in range(4, kk):
-        theta[p] = max(peak_start[p - 4], 0.0)
+    first_peak = kk - peak_start.size
+    for p in range(first_peak, kk):
+        theta[p] = max(peak_start[p - first_peak], 0.0)
     for c in range(con_idx.size):
         theta[con_idx[c]] = max(con_mean[c], 0.0)
     others = 0.0
@@ -1124,9 +782,9 @@ def fit_batch(
         model.grid_basis,
         model.integrals,
         model.width,
-        _BARRIER_EVENTS,
-        _BARRIER_UMIN,
-        _FLOOR_REL,
+        BARRIER_EVENTS,
+        BARRIER_UMIN,
+        FLOOR_REL,
         con_idx,
         con_mean,
         con_sigma,
@@ -1143,7 +801,7 @@ def fit_batch(
         _EDM_SWITCH_RANGE[1],
         _F_ROUND,
         _MAX_HALVINGS,
-        _BOUNDARY_U,
+        BOUNDARY_U,
         bool(with_nll),
         theta,
         cov,

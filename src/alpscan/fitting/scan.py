@@ -20,7 +20,8 @@ Masses are in GeV; yields are numbers of events.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,21 +29,14 @@ import pandas as pd
 
 from alpscan.fitting.dscb import DSCBParams, as_dscb_params, dscb_window_fraction
 from alpscan.fitting.signal_model import SignalModel
-from alpscan.fitting.window_fit import (
-    SIGNAL,
-    PeakingComponent,
-    WindowFit,
-    YieldConstraint,
-    fit_window,
-    significance_from_nll,
-)
+from alpscan.fitting.window_fit import WindowFit, fit_model, fit_window, significance_from_nll
+from alpscan.fitting.window_model import SIGNAL, PeakingComponent, WindowModel, YieldConstraint
 
 __all__ = [
     "DEFAULT_VETOES",
     "scan_points",
     "prepare_data",
     "select_peaking",
-    "PointWindow",
     "point_window",
     "fit_point",
     "fit_points",
@@ -238,24 +232,14 @@ def select_peaking(
     return comps, cons, [c.name for c in comps]
 
 
-def _free_and_null(x, lo, hi, shape, comps, cons, minos) -> tuple[WindowFit, WindowFit]:
-    """Free and null (n_sig = 0) fit; the free fit is redone from the null minimum if
-    the null fit found a lower NLL (the free fit then missed its minimum)."""
-    free = fit_window(x, lo, hi, shape, peaking=comps, constraints=cons, minos=minos)
-    null = fit_window(
-        x, lo, hi, shape, peaking=comps, constraints=cons, fix_signal_zero=True, minos=False
-    )
+def _free_and_null(fit: Callable[..., WindowFit], minos: bool) -> tuple[WindowFit, WindowFit]:
+    """Free and null (n_sig = 0) fit of one dataset (``fit(fix_signal_zero=, minos=,
+    start=)``); the free fit is redone from the null minimum if the null fit found a
+    lower NLL (the free fit then missed its minimum)."""
+    free = fit(minos=minos)
+    null = fit(fix_signal_zero=True, minos=False)
     if null.valid and (not free.valid or null.nll < free.nll - _NLL_TOL):
-        retry = fit_window(
-            x,
-            lo,
-            hi,
-            shape,
-            peaking=comps,
-            constraints=cons,
-            minos=minos,
-            start={**null.values, SIGNAL: 0.0},
-        )
+        retry = fit(minos=minos, start={**null.values, SIGNAL: 0.0})
         if retry.valid and (not free.valid or retry.nll < free.nll):
             retry = _with_attempts(retry, free.n_attempts + retry.n_attempts)
             free = retry
@@ -269,41 +253,6 @@ def _with_attempts(fit: WindowFit, n: int) -> WindowFit:
 # ---------------------------------------------------------------------------------------
 # One scan point
 # ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PointWindow:
-    """Fit window and fixed-shape components of one mass hypothesis.
-
-    Attributes
-    ----------
-    m_a : float
-        Mass hypothesis (GeV).
-    lo, hi : float
-        Window edges ``m_a ∓ W/2``, ``W = window_width_factor·(σ_L + σ_R)`` (GeV).
-    shape : DSCBParams
-        Signal DSCB shape at ``m_a`` (GeV).
-    components : tuple of PeakingComponent
-        Peaking components fitted in the window (:func:`select_peaking`).
-    constraints : tuple of YieldConstraint
-        Gaussian constraints on their in-window yields.
-    names : tuple of str
-        Names of the components.
-    window_fraction : float
-        Signal DSCB probability inside the window.
-    efficiency_total : float
-        Signal-model efficiency at ``m_a`` (selection × sub-decay fractions).
-    """
-
-    m_a: float
-    lo: float
-    hi: float
-    shape: DSCBParams
-    components: tuple[PeakingComponent, ...]
-    constraints: tuple[YieldConstraint, ...]
-    names: tuple[str, ...]
-    window_fraction: float
-    efficiency_total: float
-
-
 def point_window(
     m_a: float,
     model: SignalModel,
@@ -311,8 +260,10 @@ def point_window(
     window_width_factor: float = 9.0,
     min_window_fraction: float = 1e-3,
     min_expected: float = 0.5,
-) -> PointWindow:
-    """Window, signal shape and peaking components of the fit at ``m_a`` (GeV).
+) -> WindowModel:
+    """Fit model of the mass hypothesis ``m_a`` (GeV): the window ``m_a ∓ W/2`` with
+    ``W = window_width_factor·(σ_L + σ_R)``, the signal DSCB of ``model`` at ``m_a`` and
+    the peaking components of :func:`select_peaking`.
 
     Shared by the scan fits (:func:`fit_point`), the toy study and the limits, so that
     all of them fit exactly the same model.  See :func:`fit_point` for the parameters.
@@ -324,14 +275,8 @@ def point_window(
     )
     half = 0.5 * float(window_width_factor) * (shape.sigma_l + shape.sigma_r)
     lo, hi = m_a - half, m_a + half
-    try:
-        frac = dscb_window_fraction(shape, lo, hi)
-    except ValueError:
-        frac = float("nan")
-    comps, cons, names = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
-    return PointWindow(
-        m_a, lo, hi, shape, tuple(comps), tuple(cons), tuple(names), frac, float(p["efficiency"])
-    )
+    comps, cons, _ = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
+    return WindowModel(lo, hi, shape, tuple(comps), tuple(cons))
 
 
 def fit_point(
@@ -401,11 +346,11 @@ def fit_point(
     win = point_window(
         m_a, model, peaking_shapes, window_width_factor, min_window_fraction, min_expected
     )
-    shape, lo, hi, frac = win.shape, win.lo, win.hi, win.window_fraction
-    comps, cons, names = list(win.components), list(win.constraints), list(win.names)
-    p = {"efficiency": win.efficiency_total}
+    shape, lo, hi, frac = win.signal, win.lo, win.hi, win.signal_fraction
+    names = [p.name for p in win.peaking]
+    p = {"efficiency": float(model.params_at(m_a)["efficiency"])}
     x = _in_window(prepare_data(m_data, w_data), lo, hi)
-    free, null = _free_and_null(x, lo, hi, shape, comps, cons, minos)
+    free, null = _free_and_null(partial(fit_model, win, x), minos)
     ok = bool(free.valid and null.valid)
     sig = significance_from_nll(free.nll, null.nll, free.n_sig) if ok else float("nan")
     me = free.minos_errors.get(SIGNAL, (float("nan"), float("nan")))
@@ -637,7 +582,7 @@ def fit_control_eta(
     shape = as_dscb_params(eta_shape)
     x = _in_window(prepare_data(m_data, w_data), lo, hi)
     comps, cons, names = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
-    free, null = _free_and_null(x, lo, hi, shape, comps, cons, minos)
+    free, null = _free_and_null(partial(fit_window, x, lo, hi, shape, comps, cons), minos)
     ok = bool(free.valid and null.valid)
     me = free.minos_errors.get(SIGNAL, (float("nan"), float("nan")))
     nan = float("nan")

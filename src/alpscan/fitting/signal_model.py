@@ -26,7 +26,6 @@ __all__ = [
     "interpolate_signal_model",
     "fit_longlived_ratio",
     "longlived_ratio",
-    "ratio_table",
 ]
 
 #: Quantities provided by :meth:`SignalModel.params_at` (DSCB parameters + efficiency).
@@ -436,7 +435,7 @@ def fit_longlived_ratio(
     ctau_mm : array_like
         cτ of the long-lived samples (mm).
     ratio, ratio_err : array_like
-        ε_LL/ε_prompt and its uncertainty (e.g. from :func:`ratio_table`); points with
+        ε_LL/ε_prompt and its uncertainty (binomial, from selected counts); points with
         non-finite values or non-positive errors are ignored.
     start : sequence (c0, p, q) or None, optional
         Extra starting point, tried first.
@@ -514,66 +513,3 @@ def fit_longlived_ratio(
     if not np.all(np.isfinite(cov)):
         ok = False
     return vals, cov, bool(ok)
-
-
-def ratio_table(
-    ctau_mm,
-    n_selected_ll,
-    n_generated_ll,
-    n_selected_prompt,
-    n_generated_prompt,
-) -> pd.DataFrame:
-    """Long-lived / prompt efficiency ratio with binomial errors, from counts.
-
-    Parameters
-    ----------
-    ctau_mm : array_like
-        cτ of each long-lived sample (mm).
-    n_selected_ll, n_generated_ll : array_like
-        Selected and generated events of each long-lived sample.
-    n_selected_prompt, n_generated_prompt : float or array_like
-        The same for the prompt sample at the same mass (broadcast).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``ctau_mm``, ``eff_ll``, ``eff_ll_err``, ``eff_prompt``,
-        ``eff_prompt_err``, ``ratio``, ``ratio_err``.  Efficiency errors are binomial,
-        ``√(ε(1 − ε)/N)``, with ε replaced by ``max(k, 1)/N`` for ``k = 0`` selected
-        events (so that an empty sample still carries a finite, non-zero error); the
-        ratio error adds the two relative errors in quadrature (independent samples).
-    """
-    c = np.atleast_1d(np.asarray(ctau_mm, dtype=float))
-    k_ll, n_ll, k_p, n_p = (
-        np.broadcast_to(np.asarray(a, dtype=float), c.shape).astype(float)
-        for a in (n_selected_ll, n_generated_ll, n_selected_prompt, n_generated_prompt)
-    )
-    if np.any(n_ll <= 0) or np.any(n_p <= 0):
-        raise ValueError("generated counts must be positive")
-    if np.any((k_ll < 0) | (k_ll > n_ll) | (k_p < 0) | (k_p > n_p)):
-        raise ValueError("selected counts must be in [0, generated]")
-
-    def binom(k, n):
-        eps = k / n
-        e_for_err = np.maximum(k, 1.0) / n
-        return eps, np.sqrt(e_for_err * (1.0 - np.minimum(e_for_err, 1.0)) / n)
-
-    e_ll, s_ll = binom(k_ll, n_ll)
-    e_p, s_p = binom(k_p, n_p)
-    # An efficiency of exactly 1 has zero binomial error; keep a 1-event floor instead.
-    s_ll = np.maximum(s_ll, 1.0 / n_ll * (k_ll >= n_ll))
-    s_p = np.maximum(s_p, 1.0 / n_p * (k_p >= n_p))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = e_ll / e_p
-        r_err = np.sqrt((s_ll / e_p) ** 2 + (r * s_p / e_p) ** 2)
-    return pd.DataFrame(
-        {
-            "ctau_mm": c,
-            "eff_ll": e_ll,
-            "eff_ll_err": s_ll,
-            "eff_prompt": e_p,
-            "eff_prompt_err": s_p,
-            "ratio": r,
-            "ratio_err": r_err,
-        }
-    )

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from alpscan.fitting.batched import BatchFit, WindowModel, fit_batch
+from alpscan.fitting.batched import BatchFit, fit_batch
+from alpscan.fitting.window_model import WindowModel
 
 __all__ = [
     "DEFAULT_CELLS",

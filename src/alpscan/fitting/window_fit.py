@@ -1,52 +1,17 @@
-"""Per-mass-point extended unbinned maximum-likelihood fit of M_γγ (spec §7).
+"""Per-mass-point extended unbinned maximum-likelihood fit of M_γγ with iminuit (spec §7).
 
-Model in a window ``[lo, hi]`` (GeV), as an event density (events / GeV)::
-
-    λ(x) = n_sig · S(x) + n_bkg · B(x; c1, c2) + Σ_k n_k · P_k(x)
-
-* ``S``: signal DSCB with fixed shape, normalised to 1 over the window.  ``n_sig`` floats
-  and may be negative.
-* ``B``: second-order Chebyshev polynomial in ``t = 2 (x - lo)/(hi - lo) - 1``,
-  ``B ∝ 1 + c1·t + c2·(2t² - 1)``, normalised to 1 over the window
-  (``∫ B dx = 1`` ⇔ divide by ``(hi - lo)(1 - c2/3)``).  ``n_bkg``, ``c1``, ``c2`` float.
-* ``P_k``: peaking backgrounds (π⁰, η, η′, η_c, ...) with fixed DSCB shapes normalised
-  over the window, floating yields ``n_<name>``; optionally Gaussian-constrained
-  (:class:`YieldConstraint`).
-
-All yields are **numbers of events inside the window**.  Use
-:func:`alpscan.fitting.dscb.dscb_window_fraction` to convert a total expected yield
-(e.g. the η_c world-average prediction) into an in-window one.
-
-The cost is ``iminuit.cost.ExtendedUnbinnedNLL`` (+ ``iminuit.cost.NormalConstraint``
-for constrained yields, summed into a ``CostSum``).  Since every shape except the
-polynomial is fixed, the fixed-shape densities are evaluated once: the data handed to
-``ExtendedUnbinnedNLL`` is the ``(K, N)`` array ``[1, T1(t), T2(t), S(x), P_1(x), ...]``
-and the density is a coefficient vector times it, so one cost evaluation costs a few µs.
-
-Internally Minuit works with the *linear* background coefficients
-``(a0, a1, a2) = n_bkg·(1, c1, c2)/(1 - c2/3)`` (density ``(a0 + a1·T1 + a2·T2)/(hi - lo)``),
-in which the negative log-likelihood is convex (every term is linear or ``-ln`` of a
-linear function of the parameters), so there is a single minimum and Migrad converges
-reliably even for windows with ~15 events.  Results (values, Hesse covariance) are
-reported in the public parametrisation ``n_sig, n_bkg, c1, c2, n_<name>...`` via the
-Jacobian; ``n_sig`` and its errors (Hesse and Minos) are unaffected by this change of
-nuisance parameters.
-
-Positivity: because ``n_sig`` (and peaking yields) may be negative, the total density
-must stay positive.  At the data points a non-positive density is replaced by a tiny
-floor (finite but very poor likelihood).  On a uniform grid of ``n_grid`` points across
-the window a smooth log-barrier (:func:`_positivity_barrier`, worth 0.3 "phantom"
-events spread uniformly) makes the cost diverge smoothly as the density approaches
-zero and stay large and steep for negative densities.  Away from the boundary the
-barrier is negligible (it shifts ``n_sig`` by ≪ 0.01σ), and when the unconstrained
-optimum would make the density negative (a strongly negative ``n_sig`` in a
-low-background window) Migrad converges just inside the allowed region; such fits are
-flagged ``at_positivity_boundary=True``.  A minimum with a non-positive density at any
-data or grid point is flagged ``valid=False``.
-
-Cost values follow iminuit's convention ``fval = -2 ln L`` (up to constants); the
-``nll`` stored in :class:`WindowFit` is ``-ln L`` of the likelihood proper (Gaussian
-constraints included, barrier excluded) at the minimum.
+The model is a :class:`~alpscan.fitting.window_model.WindowModel` (signal DSCB, Chebyshev
+background, peaking DSCBs, yield constraints, positivity barrier); :func:`fit_window`
+builds it from the window and the shapes, :func:`fit_model` fits a given model.  The
+cost is ``iminuit.cost.ExtendedUnbinnedNLL`` of the density ``θ @ basis`` (+
+``NormalConstraint`` per constrained yield) plus the model's positivity barrier; Minuit
+works with the model's linear parameters θ, in which ``-ln L`` is convex, and results are
+reported in the public parametrisation (``n_sig, n_bkg, c1..c<d>, n_<peak>``) via the
+model's Jacobian.  All yields are numbers of events inside the window; ``fval`` follows
+iminuit's ``-2 ln L`` convention and ``WindowFit.nll`` is ``-ln L`` (constraints
+included, barrier excluded).  A minimum with a non-positive density at an event or grid
+point is ``valid=False``; one whose grid density dips below 10⁻³ of its mean is flagged
+``at_positivity_boundary``.
 """
 
 from __future__ import annotations
@@ -60,95 +25,18 @@ from iminuit import Minuit
 from iminuit.cost import ExtendedUnbinnedNLL, NormalConstraint
 from iminuit.util import describe
 
-from alpscan.fitting.dscb import (
-    DSCBParams,
-    as_dscb_params,
-    dscb_cdf,
-    dscb_pdf,
-    dscb_sample,
-    dscb_window_fraction,
-    minuit_converged,
+from alpscan.fitting.dscb import minuit_converged
+from alpscan.fitting.window_model import (
+    BOUNDARY_U,
+    FLOOR_REL,
+    POLY_ORDER,
+    SIGNAL,
+    PeakingComponent,
+    WindowModel,
+    positivity_barrier,
 )
 
-__all__ = [
-    "PeakingComponent",
-    "YieldConstraint",
-    "WindowFit",
-    "SIGNAL",
-    "BACKGROUND",
-    "POLY_NAMES",
-    "fit_window",
-    "local_significance",
-    "significance_from_nll",
-    "chebyshev_background_pdf",
-    "sample_window",
-]
-
-#: Parameter name of the signal yield.
-SIGNAL = "n_sig"
-#: Parameter name of the polynomial-background yield.
-BACKGROUND = "n_bkg"
-#: Names of the two Chebyshev shape coefficients.
-POLY_NAMES: tuple[str, str] = ("c1", "c2")
-
-#: Components whose in-window probability is below this are dropped (yield undefined).
-_MIN_WINDOW_FRACTION = 1e-6
-#: Weight of the positivity log-barrier, in "phantom events" spread over the grid.
-_BARRIER_EVENTS = 0.3
-#: Below this relative density the barrier is continued linearly (finite for u <= 0).
-_BARRIER_UMIN = 1e-9
-#: A fit whose minimum density is below this fraction of the mean density is flagged
-#: ``at_positivity_boundary``.
-_BOUNDARY_U = 1e-3
-
-
-# ---------------------------------------------------------------------------------------
-# Configuration objects
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PeakingComponent:
-    """A peaking background with a fixed DSCB shape and a floating in-window yield.
-
-    Attributes
-    ----------
-    name : str
-        Component name (e.g. ``"eta"``); the yield parameter is ``"n_<name>"``.
-    shape : DSCBParams
-        Fixed shape (GeV).
-    start : float or None
-        Optional starting value of the in-window yield (events).
-    """
-
-    name: str
-    shape: DSCBParams
-    start: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", as_dscb_params(self.shape))
-
-    @property
-    def par_name(self) -> str:
-        """Name of the yield parameter, ``"n_<name>"``."""
-        return f"n_{self.name}"
-
-
-@dataclass(frozen=True)
-class YieldConstraint:
-    """Gaussian constraint on the in-window yield of a named peaking component.
-
-    Attributes
-    ----------
-    name : str
-        Component name (as in :class:`PeakingComponent`), e.g. ``"etac"``.
-    mean : float
-        Expected in-window yield (events).
-    sigma : float
-        Its uncertainty (events, > 0).
-    """
-
-    name: str
-    mean: float
-    sigma: float
+__all__ = ["WindowFit", "fit_window", "fit_model", "significance_from_nll"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +46,7 @@ class WindowFit:
     Attributes
     ----------
     values : dict[str, float]
-        Best-fit values: ``n_sig``, ``n_bkg`` (events in window), ``c1``, ``c2``
+        Best-fit values: ``n_sig``, ``n_bkg`` (events in window), ``c1``..``c<d>``
         (dimensionless Chebyshev coefficients) and ``n_<name>`` per peaking component.
     errors : dict[str, float]
         Hesse (parabolic) uncertainties; 0 for fixed parameters.
@@ -230,86 +118,6 @@ class WindowFit:
         return self.errors.get(SIGNAL, float("nan"))
 
 
-# ---------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------
-def _positivity_barrier(u: np.ndarray) -> float:
-    """Log-barrier keeping the total density positive on the grid (units of ``-2 ln L``).
-
-    ``-2 (ε/G) Σ_g ln u_g`` with ``u_g = λ(x_g) / (ν/(hi - lo))`` the density at the
-    ``G`` grid points relative to its window average (ν = expected events) and
-    ``ε`` = ``_BARRIER_EVENTS`` (0.3).  For the shape it acts like 0.3 "phantom" events
-    spread uniformly over the window (it does not change the total yield, being scale
-    invariant), which is negligible for any real window but makes the cost diverge
-    smoothly as the density approaches zero.
-    Below ``u = 1e-9`` (including ``u <= 0``) it continues linearly with the same value and
-    slope, so it stays finite and very steep.
-    """
-    w = 2.0 * _BARRIER_EVENTS / u.size
-    inner = np.maximum(u, _BARRIER_UMIN)
-    phi = -np.log(inner) + np.where(u < _BARRIER_UMIN, (_BARRIER_UMIN - u) / _BARRIER_UMIN, 0.0)
-    return float(w * np.sum(phi))
-
-
-def _to_t(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return 2.0 * (x - lo) / (hi - lo) - 1.0
-
-
-def _cheb_unnorm(t: np.ndarray, c1: float, c2: float) -> np.ndarray:
-    return 1.0 + c1 * t + c2 * (2.0 * t * t - 1.0)
-
-
-def chebyshev_background_pdf(x, c1: float, c2: float, lo: float, hi: float) -> np.ndarray:
-    """Second-order Chebyshev background density normalised over ``[lo, hi]``.
-
-    Parameters
-    ----------
-    x : array_like
-        Masses (GeV).
-    c1, c2 : float
-        Coefficients of ``T1(t) = t`` and ``T2(t) = 2t² - 1`` with
-        ``t = 2(x - lo)/(hi - lo) - 1`` (dimensionless, ``c2 < 3``).
-    lo, hi : float
-        Window (GeV).
-
-    Returns
-    -------
-    numpy.ndarray
-        Density in GeV⁻¹ (0 outside the window); may be negative for coefficients
-        outside the region where the polynomial is non-negative.
-    """
-    x = np.asarray(x, dtype=float)
-    t = _to_t(x, lo, hi)
-    f = _cheb_unnorm(t, c1, c2) / ((hi - lo) * (1.0 - c2 / 3.0))
-    return np.where((x >= lo) & (x <= hi), f, 0.0)
-
-
-def _normalise_constraints(constraints: Any) -> list[YieldConstraint]:
-    if constraints is None:
-        return []
-    if isinstance(constraints, YieldConstraint):
-        return [constraints]
-    if isinstance(constraints, Mapping):
-        return [YieldConstraint(str(k), float(v[0]), float(v[1])) for k, v in constraints.items()]
-    return [c if isinstance(c, YieldConstraint) else YieldConstraint(*c) for c in constraints]
-
-
-def _normalise_peaking(peaking: Any) -> list[PeakingComponent]:
-    if peaking is None:
-        return []
-    out = []
-    for p in peaking:
-        if isinstance(p, PeakingComponent):
-            out.append(p)
-        elif isinstance(p, Mapping):
-            out.append(
-                PeakingComponent(str(p["name"]), as_dscb_params(p["shape"]), p.get("start"))
-            )
-        else:
-            out.append(PeakingComponent(str(p[0]), as_dscb_params(p[1])))
-    return out
-
-
 def _failed(msg, lo, hi, n_ev, fixed, dropped=(), n_att=0) -> WindowFit:
     return WindowFit(
         values={},
@@ -329,17 +137,15 @@ def _failed(msg, lo, hi, n_ev, fixed, dropped=(), n_att=0) -> WindowFit:
     )
 
 
-def _empty_window_fit(lo, hi, pk: list[PeakingComponent], fixed, dropped) -> WindowFit:
+def _empty_window_fit(model: WindowModel, fixed: bool, dropped) -> WindowFit:
     """Exact maximum-likelihood solution for a window without events (and no constraint).
 
     The extended likelihood of an empty window is ``exp(-ν)``; its supremum over the
     allowed region (total density ≥ 0, ν ≥ 0) is reached at ν = 0, i.e. every yield 0,
     with ``-ln L = 0``.  The minimum sits on the boundary, so there is no parabolic
-    error (NaN) and the fit is flagged ``at_positivity_boundary``.  It is a valid,
-    exact result (the yields are pinned by the data), not a failed fit: the signal
-    yield is 0 and the local significance 0.
+    error (NaN) and the fit is flagged ``at_positivity_boundary``.
     """
-    names = [SIGNAL, BACKGROUND, *POLY_NAMES, *(p.par_name for p in pk)]
+    names = model.public_names
     values = {k: 0.0 for k in names}
     errors = {k: float("nan") for k in names}
     if fixed:
@@ -354,8 +160,8 @@ def _empty_window_fit(lo, hi, pk: list[PeakingComponent], fixed, dropped) -> Win
         valid=True,
         n_attempts=0,
         n_events=0,
-        lo=float(lo),
-        hi=float(hi),
+        lo=model.lo,
+        hi=model.hi,
         signal_fixed_zero=bool(fixed),
         at_positivity_boundary=True,
         dropped_components=tuple(dropped),
@@ -363,65 +169,24 @@ def _empty_window_fit(lo, hi, pk: list[PeakingComponent], fixed, dropped) -> Win
     )
 
 
-def _bin_fractions_poly(edges_t: np.ndarray) -> np.ndarray:
-    """Bin integrals of the three background basis densities g0, g1, g2 (rows).
-
-    ``g_j(x) = T_j(t)/(hi - lo)``, so ``∫_bin g_j dx = ½ ∫_bin T_j dt``.
-    """
-    a, b = edges_t[:-1], edges_t[1:]
-    g0 = 0.5 * (b - a)
-    g1 = 0.25 * (b * b - a * a)
-    g2 = 0.5 * ((2.0 / 3.0) * (b**3 - a**3) - (b - a))
-    return np.vstack([g0, g1, g2])
-
-
-def _linear_start(
-    m: np.ndarray, lo: float, hi: float, sig: DSCBParams, pk: list[PeakingComponent], fixed: bool
-) -> dict[str, float] | None:
-    """Binned weighted least-squares estimate of all parameters.
-
-    With ``n_bkg·B = b0·g0 + b1·g1 + b2·g2`` the binned expectation is linear in
-    ``(n_sig, b0, b1, b2, n_k)``; solve, then map to ``n_bkg = b0 - b2/3``,
-    ``c1 = b1/b0``, ``c2 = b2/b0``.
-    """
-    n = m.size
-    nb = int(np.clip(n // 25, 12, 80))
-    edges = np.linspace(lo, hi, nb + 1)
+def _linear_start(model: WindowModel, m: np.ndarray, fixed: bool) -> dict[str, float] | None:
+    """Binned weighted least-squares estimate of θ (the binned expectation is linear in
+    θ, with the bin integrals of the basis as columns), in the public parametrisation."""
+    nb = int(np.clip(m.size // 25, 12, 80))
+    edges = np.linspace(model.lo, model.hi, nb + 1)
     counts, _ = np.histogram(m, bins=edges)
-    cols = []
-    if not fixed:
-        cols.append(np.diff(_cdf_window(edges, sig, lo, hi)))
-    cols.extend(_bin_fractions_poly(_to_t(edges, lo, hi)))
-    for p in pk:
-        cols.append(np.diff(_cdf_window(edges, p.shape, lo, hi)))
-    a = np.vstack(cols).T
+    a = np.diff(model.cdf_basis(edges), axis=1).T
+    if fixed:
+        a = a[:, 1:]
     wgt = 1.0 / np.sqrt(np.maximum(counts, 1.0))
     try:
         sol, *_ = np.linalg.lstsq(a * wgt[:, None], counts * wgt, rcond=None)
     except np.linalg.LinAlgError:
         return None
-    if not np.all(np.isfinite(sol)):
+    theta = np.concatenate([[0.0], sol]) if fixed else sol
+    if not np.all(np.isfinite(theta)) or not theta[1] > 0:
         return None
-    i = 0
-    out: dict[str, float] = {}
-    if not fixed:
-        out[SIGNAL] = float(sol[0])
-        i = 1
-    else:
-        out[SIGNAL] = 0.0
-    b0, b1, b2 = sol[i : i + 3]
-    if not b0 > 0:
-        return None
-    out[BACKGROUND] = float(b0 - b2 / 3.0)
-    out["c1"] = float(b1 / b0)
-    out["c2"] = float(b2 / b0)
-    for k, p in enumerate(pk):
-        out[p.par_name] = float(sol[i + 3 + k])
-    return out
-
-
-def _cdf_window(x: np.ndarray, p: DSCBParams, lo: float, hi: float) -> np.ndarray:
-    return dscb_cdf(x, *p.as_tuple(), lo=lo, hi=hi)
+    return dict(zip(model.public_names, (float(v) for v in model.to_public(theta))))
 
 
 # ---------------------------------------------------------------------------------------
@@ -440,6 +205,7 @@ def fit_window(
     max_attempts: int = 6,
     n_grid: int = 201,
     migrad_tol: float = 0.1,
+    poly_order: int = POLY_ORDER,
 ) -> WindowFit:
     """Extended unbinned ML fit of the diphoton mass in one window.
 
@@ -474,6 +240,8 @@ def fit_window(
     migrad_tol : float, optional
         Migrad tolerance of the regular attempts (EDM goal ``0.002·migrad_tol`` on
         ``-2 ln L``); lower it for reference fits that must be converged very tightly.
+    poly_order : int, optional
+        Order of the Chebyshev background (:data:`~alpscan.fitting.window_model.POLY_ORDER`).
 
     Returns
     -------
@@ -501,121 +269,94 @@ def fit_window(
         hi = float(hi)
     except (TypeError, ValueError):
         return _failed("window edges are not numbers", float("nan"), float("nan"), 0, fixed)
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-        return _failed(f"invalid window [{lo}, {hi}]", lo, hi, 0, fixed)
-
     m = np.asarray(m, dtype=np.float64).ravel()
-    m = m[np.isfinite(m) & (m >= lo) & (m <= hi)]
-    n_ev = int(m.size)
-
+    n_ev = int(np.count_nonzero(np.isfinite(m) & (m >= lo) & (m <= hi)))
     try:
-        sig = as_dscb_params(signal_shape)
-        pk_all = _normalise_peaking(peaking)
-        cons_all = _normalise_constraints(constraints)
-    except (TypeError, ValueError, KeyError) as exc:
-        return _failed(f"bad configuration: {exc}", lo, hi, n_ev, fixed)
-    if not sig.is_valid() or not all(p.shape.is_valid() for p in pk_all):
-        return _failed("a DSCB shape is outside its domain", lo, hi, n_ev, fixed)
-    names_seen = [p.name for p in pk_all]
-    if len(set(names_seen)) != len(names_seen):
-        return _failed("duplicate peaking component names", lo, hi, n_ev, fixed)
-    for c in cons_all:
-        if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
-            return _failed(f"constraint on {c.name!r} has invalid mean/sigma", lo, hi, n_ev, fixed)
-        if c.name not in names_seen:
-            return _failed(f"constraint on unknown component {c.name!r}", lo, hi, n_ev, fixed)
-
-    # Drop peaking components that do not reach into the window.
-    pk: list[PeakingComponent] = []
-    dropped: list[str] = []
-    for p in pk_all:
-        if dscb_window_fraction(p.shape, lo, hi) < _MIN_WINDOW_FRACTION:
-            dropped.append(p.name)
-        else:
-            pk.append(p)
-    cons = [c for c in cons_all if c.name not in dropped]
-    if not fixed and dscb_window_fraction(sig, lo, hi) < _MIN_WINDOW_FRACTION:
-        return _failed(
-            "signal shape has negligible probability in window", lo, hi, n_ev, fixed, dropped
+        model, dropped = WindowModel.build(
+            lo, hi, signal_shape, peaking, constraints, n_grid, poly_order
         )
+    except (TypeError, ValueError, KeyError) as exc:
+        return _failed(f"bad model: {exc}", lo, hi, n_ev, fixed)
+    return fit_model(
+        model, m, fixed, start, minos, max_attempts, migrad_tol, dropped=dropped
+    )
 
-    if n_ev == 0 and not cons:
-        return _empty_window_fit(lo, hi, pk, fixed, dropped)
+
+def fit_model(
+    model: WindowModel,
+    m,
+    fix_signal_zero: bool = False,
+    start: Mapping[str, float] | None = None,
+    minos: bool = True,
+    max_attempts: int = 6,
+    migrad_tol: float = 0.1,
+    dropped: Sequence[str] = (),
+) -> WindowFit:
+    """:func:`fit_window` of a given :class:`WindowModel` (masses ``m`` in GeV; those
+    outside the window or non-finite are ignored); ``dropped`` only annotates the result."""
+    fixed = bool(fix_signal_zero)
+    lo, hi = model.lo, model.hi
+    m, _ = model.select(m)
+    n_ev = int(m.size)
+    if n_ev == 0 and not model.constraints:
+        return _empty_window_fit(model, fixed, dropped)
     if n_ev == 0:
         return _failed("no events in window (and a yield constraint)", lo, hi, 0, fixed, dropped)
-
-    # Fixed-shape densities at the data and on the positivity grid.
-    def fixed_rows(x: np.ndarray) -> np.ndarray:
-        # Rows: 1, T1(t), T2(t), S(x), P_1(x), ... ; the density is coefficients @ rows.
-        t = _to_t(x, lo, hi)
-        rows = [np.ones_like(t), t, 2.0 * t * t - 1.0, dscb_pdf(x, *sig.as_tuple(), lo=lo, hi=hi)]
-        rows.extend(dscb_pdf(x, *p.shape.as_tuple(), lo=lo, hi=hi) for p in pk)
-        return np.ascontiguousarray(np.vstack(rows))
-
     try:
-        data = fixed_rows(m)
-        grid = fixed_rows(np.linspace(lo, hi, max(int(n_grid), 3)))
+        data = model.basis(m)
+        grid = model.grid_basis
     except (ValueError, FloatingPointError) as exc:
         return _failed(f"cannot evaluate shapes: {exc}", lo, hi, n_ev, fixed, dropped)
 
-    width = hi - lo
-    scale = n_ev / width  # mean density, events / GeV
-    floor = 1e-12 * scale
-    pk_names = [p.par_name for p in pk]
-    names = [SIGNAL, BACKGROUND, *POLY_NAMES, *pk_names]  # public parameters
-    # Internal (linear) parameters: n_bkg·(1 + c1·T1 + c2·T2)/(1 - c2/3) = a0 + a1·T1 + a2·T2.
-    inames = [SIGNAL, "a0", "a1", "a2", *pk_names]
+    floor = FLOOR_REL * n_ev / model.width
+    integ = model.integrals
+    names = model.public_names
+    inames = list(model.names)
+    pk_names = [p.par_name for p in model.peaking]
+    poly_i = inames[1 : model.first_peak]  # a0, a1, ...
+    poly_p = list(model.poly_names)  # c1, c2, ...
 
-    def coefficients(n_sig, a0, a1, a2, *yields) -> np.ndarray:
-        return np.array([a0 / width, a1 / width, a2 / width, n_sig, *yields])
+    def density(x, *par):
+        # x: the (K, N) basis at the events; par in `inames` order (pure varargs, so
+        # iminuit takes the names from `name=`).  Returns (ν, log density).
+        th = np.array(par)
+        return th @ integ, np.log(np.maximum(th @ x, floor))
 
-    def model(x, *par):
-        # x: the (K, N) array of fixed rows; par: values in `inames` order (pure
-        # varargs, so iminuit takes the parameter names from `name=`).
-        # Returns (expected events in window, log density).
-        d = coefficients(*par) @ x
-        n_exp = par[0] + par[1] - par[3] / 3.0 + sum(par[4:])
-        return n_exp, np.log(np.maximum(d, floor))
-
-    cost = ExtendedUnbinnedNLL(data, model, log=True, name=inames)
-    for c in cons:
+    cost = ExtendedUnbinnedNLL(data, density, log=True, name=inames)
+    for c in model.constraints:
         cost = cost + NormalConstraint(f"n_{c.name}", c.mean, c.sigma)
     par_order = list(describe(cost))  # CostSum keeps the order of first appearance
     idx = [par_order.index(k) for k in inames]
 
-    def rel_grid_density(args) -> np.ndarray:
-        # Grid density divided by its window average ν/(hi - lo): invariant under a
-        # common scaling of all yields, so the barrier acts on the shape only and the
-        # extended-ML identity Σ yields = N is preserved.
-        par = [args[i] for i in idx]
-        nu = par[0] + par[1] - par[3] / 3.0 + sum(par[4:])
-        return (coefficients(*par) @ grid) * width / max(nu, 1e-9 * n_ev)
+    def theta_of(args) -> np.ndarray:
+        return np.array([args[i] for i in idx], dtype=float)
 
     def positive_everywhere(args) -> bool:
-        c = coefficients(*[args[i] for i in idx])
-        return bool(np.min(c @ grid) > floor and np.min(c @ data) > floor)
+        th = theta_of(args)
+        return bool(np.min(th @ grid) > floor and np.min(th @ data) > floor)
 
     def fcn(*args):
-        return cost(*args) + _positivity_barrier(rel_grid_density(args))
+        u = model.relative_grid_density(theta_of(args), nu_min=1e-9 * n_ev)
+        return cost(*args) + positivity_barrier(u)
 
     fcn.errordef = Minuit.LEAST_SQUARES  # type: ignore[attr-defined]
 
     # --- starting points (public parametrisation, converted below) ------------------
-    naive = {SIGNAL: 0.0, BACKGROUND: float(n_ev), "c1": 0.0, "c2": 0.0}
-    for p in pk:
+    naive = {SIGNAL: 0.0, **{k: 0.0 for k in poly_p}}
+    for p in model.peaking:
         naive[p.par_name] = 0.0 if p.start is None else float(p.start)
-    for c in cons:
+    for c in model.constraints:
         naive[f"n_{c.name}"] = c.mean
-    naive[BACKGROUND] = max(n_ev - sum(naive[k] for k in pk_names), 1.0)
+    naive[names[1]] = max(n_ev - sum(naive[k] for k in pk_names), 1.0)
 
     try:
-        lin = _linear_start(m, lo, hi, sig, pk, fixed)
+        lin = _linear_start(model, m, fixed)
     except Exception:  # noqa: BLE001 - the estimate is only a starting point
         lin = None
     first = dict(naive) if lin is None else dict(lin)
-    first["c1"] = float(np.clip(first["c1"], -2.0, 2.0))
-    first["c2"] = float(np.clip(first["c2"], -1.5, 1.5))
-    first[BACKGROUND] = max(first[BACKGROUND], 1.0)
+    for j, k in enumerate(poly_p):
+        first[k] = float(np.clip(first[k], -2.0, 2.0) if j == 0 else np.clip(first[k], -1.5, 1.5))
+    first[names[1]] = max(first[names[1]], 1.0)
     if start is not None:
         first.update({k: float(v) for k, v in start.items() if k in first})
     if fixed:
@@ -633,24 +374,12 @@ def fit_window(
     candidates.append((first, 2, 1.0))
 
     def to_internal(c: Mapping[str, float]) -> dict[str, float]:
-        b0 = c[BACKGROUND] / (1.0 - c["c2"] / 3.0)
-        out = {SIGNAL: c[SIGNAL], "a0": b0, "a1": b0 * c["c1"], "a2": b0 * c["c2"]}
-        out.update({k: c[k] for k in pk_names})
-        return out
+        return dict(zip(inames, (float(v) for v in model.from_public(c))))
 
     def make_feasible(v: dict[str, float]) -> dict[str, float] | None:
         """Return a start with positive density, relaxing toward a flat background."""
-        trials = [
-            v,
-            {**v, SIGNAL: max(v[SIGNAL], 0.0), **{k: max(v[k], 0.0) for k in pk_names}},
-            {
-                **v,
-                SIGNAL: max(v[SIGNAL], 0.0),
-                "a1": 0.0,
-                "a2": 0.0,
-                **{k: max(v[k], 0.0) for k in pk_names},
-            },
-        ]
+        nonneg = {SIGNAL: max(v[SIGNAL], 0.0), **{k: max(v[k], 0.0) for k in pk_names}}
+        trials = [v, {**v, **nonneg}, {**v, **nonneg, **{k: 0.0 for k in poly_i[1:]}}]
         for t in trials:
             if fixed:
                 t = {**t, SIGNAL: 0.0}
@@ -659,14 +388,9 @@ def fit_window(
         return None
 
     big = 3.0 * n_ev + 50.0
-    limits = {
-        SIGNAL: (-big, big),
-        "a0": (0.0, 2.0 * big),
-        "a1": (-2.0 * big, 2.0 * big),
-        "a2": (-2.0 * big, 2.0 * big),
-    }
-    for k in pk_names:
-        limits[k] = (-big, big)
+    limits = {k: (-big, big) for k in [SIGNAL, *pk_names]}
+    limits.update({k: (-2.0 * big, 2.0 * big) for k in poly_i})
+    limits[poly_i[0]] = (0.0, 2.0 * big)
     step = max(sqn, 1.0)
 
     best = None
@@ -696,8 +420,7 @@ def fit_window(
         fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
         if best is None or fval < best[0]:
             best = (fval, mi)
-        ok = minuit_converged(mi) and positive_everywhere(mi.values)
-        if ok:
+        if minuit_converged(mi) and positive_everywhere(mi.values):
             accepted = mi
             break
 
@@ -719,31 +442,19 @@ def fit_window(
             pass
 
     # --- back to the public parametrisation -----------------------------------------
-    iv = np.array([mi.values[k] for k in inames], dtype=float)
-    a0, a1, a2 = iv[1:4]
-    values = {SIGNAL: float(iv[0]), BACKGROUND: float(a0 - a2 / 3.0)}
-    values["c1"] = float(a1 / a0) if a0 > 0 else float("nan")
-    values["c2"] = float(a2 / a0) if a0 > 0 else float("nan")
-    values.update({k: float(mi.values[k]) for k in pk_names})
-    # Jacobian d(public)/d(internal); n_sig and peaking yields map to themselves.
-    jac = np.eye(len(names))
-    if a0 > 0:
-        jac[1:4, 1:4] = [
-            [1.0, 0.0, -1.0 / 3.0],
-            [-a1 / a0**2, 1.0 / a0, 0.0],
-            [-a2 / a0**2, 0.0, 1.0 / a0],
-        ]
+    theta = theta_of(mi.values)
+    values = dict(zip(names, (float(v) for v in model.to_public(theta))))
     cov = None
     errors = {k: float("nan") for k in names}
     if mi.covariance is not None:
-        icov = np.array(mi.covariance, dtype=float)[np.ix_(idx, idx)]
-        cov = jac @ icov @ jac.T
+        jac = model.public_jacobian(theta)
+        cov = jac @ np.array(mi.covariance, dtype=float)[np.ix_(idx, idx)] @ jac.T
         errors = {k: float(np.sqrt(max(cov[i, i], 0.0))) for i, k in enumerate(names)}
     if fixed:
         errors[SIGNAL] = 0.0
     if valid and not all(np.isfinite(list(values.values()))):
         valid = False
-    u_min = float(np.min(rel_grid_density(mi.values)))
+    u_min = float(np.min(model.relative_grid_density(theta, nu_min=1e-9 * n_ev)))
     if valid:
         msg = "ok"
     elif not positive_everywhere(mi.values):
@@ -765,7 +476,7 @@ def fit_window(
         signal_fixed_zero=fixed,
         dropped_components=tuple(dropped),
         edm=float(mi.fmin.edm),
-        at_positivity_boundary=bool(u_min < _BOUNDARY_U),
+        at_positivity_boundary=bool(u_min < BOUNDARY_U),
         message=msg,
     )
 
@@ -794,109 +505,3 @@ def significance_from_nll(nll_free: float, nll_null: float, n_sig: float) -> flo
     if not np.isfinite(d) or not np.isfinite(n_sig):
         return float("nan")
     return float(np.sign(n_sig) * np.sqrt(2.0 * max(d, 0.0)))
-
-
-def local_significance(fit_free: WindowFit, fit_null: WindowFit) -> float:
-    """Local significance of a mass point from the free and the null fit.
-
-    Parameters
-    ----------
-    fit_free : WindowFit
-        Fit with ``n_sig`` floating.
-    fit_null : WindowFit
-        Fit of the same data with ``n_sig`` fixed to 0.
-
-    Returns
-    -------
-    float
-        ``sign(N_sig)·√(2·max(NLL₀ − NLL₁, 0))``; NaN if either fit is invalid.
-
-    Raises
-    ------
-    ValueError
-        If the two fits are not to the same window / number of events.
-    """
-    if (fit_free.lo, fit_free.hi, fit_free.n_events) != (
-        fit_null.lo,
-        fit_null.hi,
-        fit_null.n_events,
-    ):
-        raise ValueError("free and null fits must use the same window and data")
-    if not (fit_free.valid and fit_null.valid):
-        return float("nan")
-    return significance_from_nll(fit_free.nll, fit_null.nll, fit_free.n_sig)
-
-
-# ---------------------------------------------------------------------------------------
-# Pseudo-data
-# ---------------------------------------------------------------------------------------
-def _sample_chebyshev(rng: np.random.Generator, n: int, c1: float, c2: float, lo, hi):
-    """Accept-reject sampling of the normalised Chebyshev background (vectorised)."""
-    tg = np.linspace(-1.0, 1.0, 2001)
-    fg = _cheb_unnorm(tg, c1, c2)
-    if np.min(fg) < 0 or not 1.0 - c2 / 3.0 > 0:
-        raise ValueError("background polynomial is negative inside the window")
-    fmax = float(np.max(fg)) * 1.001 + 1e-12
-    out = np.empty(0)
-    while out.size < n:
-        need = n - out.size
-        k = int(need * fmax / max(1.0 - c2 / 3.0, 1e-3) * 1.1) + 16
-        t = rng.uniform(-1.0, 1.0, k)
-        keep = rng.uniform(0.0, fmax, k) < _cheb_unnorm(t, c1, c2)
-        out = np.concatenate([out, t[keep][:need]])
-    return lo + 0.5 * (out + 1.0) * (hi - lo)
-
-
-def sample_window(
-    rng: np.random.Generator,
-    n_sig: float,
-    n_bkg: float,
-    poly_coeffs: Sequence[float],
-    signal_shape,
-    peaking: Sequence[Any] = (),
-    lo: float = 0.0,
-    hi: float = 1.0,
-) -> np.ndarray:
-    """Generate pseudo-data for one window with Poisson-fluctuated yields.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        Random generator.
-    n_sig : float
-        Expected signal events in the window (>= 0).
-    n_bkg : float
-        Expected polynomial-background events in the window (>= 0).
-    poly_coeffs : sequence of 2 floats
-        Chebyshev coefficients ``(c1, c2)`` (as in :func:`fit_window`); the polynomial
-        must be non-negative on the window.
-    signal_shape : DSCBParams, Mapping or sequence
-        Signal DSCB shape (GeV).
-    peaking : sequence, optional
-        ``(component, expected_in_window_yield)`` pairs, where ``component`` is a
-        :class:`PeakingComponent` or any DSCB shape.
-    lo, hi : float
-        Window (GeV).
-
-    Returns
-    -------
-    numpy.ndarray
-        Masses (GeV) in ``[lo, hi]``, randomly ordered.
-    """
-    lo = float(lo)
-    hi = float(hi)
-    if not hi > lo:
-        raise ValueError("need lo < hi")
-    if n_sig < 0 or n_bkg < 0:
-        raise ValueError("expected yields must be >= 0 for sampling")
-    c1, c2 = (float(c) for c in poly_coeffs)
-    parts = [
-        dscb_sample(rng, rng.poisson(n_sig), as_dscb_params(signal_shape), lo, hi),
-        _sample_chebyshev(rng, int(rng.poisson(n_bkg)), c1, c2, lo, hi),
-    ]
-    for comp, mu in peaking:
-        if mu < 0:
-            raise ValueError("expected peaking yields must be >= 0 for sampling")
-        parts.append(dscb_sample(rng, rng.poisson(mu), as_dscb_params(comp), lo, hi))
-    x = np.concatenate(parts)
-    return rng.permutation(x)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.scan import PeakingSpec, point_window
 from alpscan.fitting.signal_model import SignalModel, longlived_ratio
 from alpscan.fitting.toys import asimov_data, fit_dataset, toy_study
@@ -37,7 +36,6 @@ __all__ = [
     "limits_table",
     "SCAN_COLUMNS",
     "GAW_COLUMNS",
-    "longlived_ratio_at",
     "toy_cls_points",
     "gaw_table",
     "control_mode",
@@ -78,8 +76,7 @@ def n_bb_pairs(physics: Mapping, lumi_on_fb: float) -> float:
 
 def _windows(points, model: SignalModel, peaking: PeakingSpec | None, width: float):
     for m_a in np.atleast_1d(np.asarray(points, dtype=float)):
-        pw = point_window(float(m_a), model, peaking, width)
-        yield pw, WindowModel.from_point_window(pw)
+        yield float(m_a), point_window(float(m_a), model, peaking, width)
 
 
 def _in(m: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -118,15 +115,15 @@ def toy_table(
         progress = sys.stderr.isatty()
     windows = _windows(points, model, peaking, window_width_factor)
     bar = tqdm(windows, total=np.size(points), desc=f"toys {mode}", disable=not progress, leave=False)
-    for pw, wm in bar:
-        free, _ = fit_dataset(wm, _in(m, pw.lo, pw.hi))
-        row = {"m_a": pw.m_a, "n_toys": int(n_toys)}
+    for m_pt, wm in bar:
+        free, _ = fit_dataset(wm, _in(m, wm.lo, wm.hi))
+        row = {"m_a": m_pt, "n_toys": int(n_toys)}
         if not bool(free.converged[0]):
             rows.append({**row, "n_gen": np.nan, "bias": np.nan, "sigma_sig": np.nan,
                          "pull_mean": np.nan, "pull_width": np.nan, "n_toys_ok": 0,
                          "fit_ok": False})  # fmt: skip
             continue
-        rng = np.random.default_rng(point_seed(seed, mode, pw.m_a))
+        rng = np.random.default_rng(point_seed(seed, mode, m_pt))
         study = toy_study(rng, wm, free.theta[0], int(n_toys))
         rows.append({
             **row, "n_gen": float(study.n_gen), "bias": float(study.bias),
@@ -185,14 +182,14 @@ def limits_table(
     toys = toys.set_index(np.round(toys["m_a"].to_numpy(), 9))
     rows, prof = [], []
     nan = float("nan")
-    for pw, wm in _windows(fits["m_a"].to_numpy(), model, peaking, window_width_factor):
-        key = round(pw.m_a, 9)
+    for m_pt, wm in _windows(fits["m_a"].to_numpy(), model, peaking, window_width_factor):
+        key = round(m_pt, 9)
         fit, toy = fits.loc[key], toys.loc[key]
         eff = float(fit["efficiency"])
         k = 2.0 * n_bb * f_b * eff
         bias = float(toy["bias"]) if bool(toy["fit_ok"]) else nan
         bias_events = bias * float(toy["sigma_sig"]) if np.isfinite(bias) else nan
-        x = _in(m, pw.lo, pw.hi)
+        x = _in(m, wm.lo, wm.hi)
         ok = bool(fit["fit_ok"]) and bool(toy["fit_ok"]) and k > 0
         obs = asi = None
         if ok:
@@ -207,15 +204,15 @@ def limits_table(
             lim = res.scaled(1.0 / k).as_dict("br_ul")
         n_sig = float(fit["n_sig"])
         rows.append({
-            "m_a": pw.m_a, "sigma_l": float(fit["sigma_l"]), "sigma_r": float(fit["sigma_r"]),
+            "m_a": m_pt, "sigma_l": float(fit["sigma_l"]), "sigma_r": float(fit["sigma_r"]),
             "efficiency": eff, "n_sig": n_sig, "n_sig_err": float(fit["n_sig_err"]),
             "significance": float(fit["significance"]), "bias": bias,
             "n_sig_corrected": n_sig - bias_events if np.isfinite(bias_events) else nan,
             **{c: lim.get(c, nan) for c in SCAN_COLUMNS if c.startswith("br_ul")},
-            "fit_ok": ok, "n_events": int(x.size), "window_lo": pw.lo, "window_hi": pw.hi,
+            "fit_ok": ok, "n_events": int(x.size), "window_lo": wm.lo, "window_hi": wm.hi,
         })  # fmt: skip
         prof.append({
-            "m_a": pw.m_a, "efficiency": eff, "k_events_per_br": k, "bias_events": bias_events,
+            "m_a": m_pt, "efficiency": eff, "k_events_per_br": k, "bias_events": bias_events,
             "sigma_r": float(fit["sigma_r"]), "ok": ok,
             **_curve_columns("obs", obs), **_curve_columns("asimov", asi),
         })  # fmt: skip
@@ -270,14 +267,14 @@ def toy_cls_points(
         if good.empty:
             break
         row = good.iloc[int(np.argmin(np.abs(good["m_a"].to_numpy() - req)))]
-        (pw, wm), = _windows([float(row["m_a"])], model, peaking, window_width_factor)
-        x = _in(m, pw.lo, pw.hi)
+        (m_pt, wm), = _windows([float(row["m_a"])], model, peaking, window_width_factor)
+        x = _in(m, wm.lo, wm.hi)
         k = 2.0 * n_bb * f_b * float(row["efficiency"])
-        rng = np.random.default_rng(point_seed(seed + 1, mode, pw.m_a))
+        rng = np.random.default_rng(point_seed(seed + 1, mode, m_pt))
         lim = toy_upper_limit(wm, x, cl=cl, sigma_eff=sigma_eff, n_toys=int(n_toys), rng=rng)
         br_asym = float(row["br_ul_obs"])
         rows.append({
-            "mode": mode, "m_a_requested": float(req), "m_a": pw.m_a, "n_events": int(x.size),
+            "mode": mode, "m_a_requested": float(req), "m_a": m_pt, "n_events": int(x.size),
             "ul_events_toys": lim.limit, "ul_events_toys_err": lim.limit_err,
             "br_ul_obs_toys": lim.limit / k, "br_ul_obs_asymptotic": br_asym,
             "ratio_toys_to_asymptotic": lim.limit / k / br_asym,
@@ -320,14 +317,6 @@ def longlived_ratio_function(m_a: float, ll_table: pd.DataFrame):
         return (1.0 - t) * longlived_ratio(ctau_mm, lo) + t * longlived_ratio(ctau_mm, hi)
 
     return ratio
-
-
-def longlived_ratio_at(m_a: float, ctau_mm, ll_table: pd.DataFrame) -> np.ndarray:
-    """ε_LL/ε_prompt at mass ``m_a`` (GeV) and proper decay lengths ``ctau_mm`` (mm).
-
-    See :func:`longlived_ratio_function`.
-    """
-    return np.asarray(longlived_ratio_function(m_a, ll_table)(np.asarray(ctau_mm, float)))
 
 
 def gaw_table(

@@ -13,8 +13,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import minimize_scalar
 
-from alpscan.fitting.batched import WindowModel
 from alpscan.fitting.toys import fit_dataset, profile_nll
+from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.cls import LimitResult, asymptotic_limits
 
 __all__ = [

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from alpscan.fitting.batched import WindowModel, fit_batch
+from alpscan.fitting.batched import fit_batch
 from alpscan.fitting.toys import asimov_data, fit_dataset, sampling_table
+from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.cls import N_SIGMA, qmu_tilde, tail_fraction
 from alpscan.stats.limits import profile_curve, yield_limits
 
