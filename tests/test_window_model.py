@@ -37,7 +37,8 @@ def test_default_order_is_the_papers_quadratic():
 @pytest.mark.parametrize("order", [0, 1, 3, 4])
 def test_any_order_basis_integrals_and_parametrisation(order):
     eta = PeakingComponent("eta", DSCBParams(1.45, 0.012, 0.011, 1.1, 4.0, 1.8, 6.0))
-    model = WindowModel(LO, HI, SIG, (eta,), (YieldConstraint("eta", 30.0, 5.0),), poly_order=order)
+    cons = (YieldConstraint("eta", 30.0, 5.0),)
+    model = WindowModel(LO, HI, SIG, (eta,), cons, poly_order=order)
     k = order + 3
     assert model.n_par == k and model.first_peak == order + 2
     assert model.names[-1] == "n_eta" and len(model.public_names) == k
@@ -57,9 +58,10 @@ def test_any_order_basis_integrals_and_parametrisation(order):
     assert model.expected(theta) == pytest.approx(12.0 + 900.0 + 25.0)
     jac = model.public_jacobian(theta)
     h = 1e-6 * np.maximum(np.abs(theta), 1.0)
+    step = h[:, None] * np.eye(k)
     num = np.column_stack(
-        [(model.to_public(theta + h[i] * np.eye(k)[i]) - model.to_public(theta - h[i] * np.eye(k)[i]))
-         / (2 * h[i]) for i in range(k)]
+        [(model.to_public(theta + step[i]) - model.to_public(theta - step[i])) / (2 * h[i])
+         for i in range(k)]
     )  # fmt: skip
     np.testing.assert_allclose(jac, num, rtol=1e-6, atol=1e-9)
 

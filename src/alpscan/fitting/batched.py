@@ -205,7 +205,7 @@ def _data_derivatives(basis, i0, i1, ww, lam, r, r2, q, g, h):
 
 @nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _data_pass4(theta, basis, i0, i1, ww, lam, g, h):
-    """Fused single loop for K = 4 (e.g. order 2, no peaking component): ``lam = θ @ b`` and the data
+    """Fused single loop for K = 4 (order 2, no peaking component): ``lam = θ @ b`` and the data
     terms of :func:`_data_derivatives`.  Returns the number of events with ``λ <= 0``
     (the derivatives are then meaningless)."""
     n = i1 - i0

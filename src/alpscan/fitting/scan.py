@@ -29,7 +29,7 @@ import pandas as pd
 
 from alpscan.fitting.dscb import DSCBParams, as_dscb_params, dscb_window_fraction
 from alpscan.fitting.signal_model import SignalModel
-from alpscan.fitting.window_fit import WindowFit, fit_model, fit_window, significance_from_nll
+from alpscan.fitting.window_fit import WindowFit, fit_window, significance_from_nll
 from alpscan.fitting.window_model import SIGNAL, PeakingComponent, WindowModel, YieldConstraint
 
 __all__ = [
@@ -253,6 +253,19 @@ def _with_attempts(fit: WindowFit, n: int) -> WindowFit:
 # ---------------------------------------------------------------------------------------
 # One scan point
 # ---------------------------------------------------------------------------------------
+def _point_spec(m_a, model, peaking_shapes, window_width_factor, min_window_fraction,
+                min_expected):  # fmt: skip
+    """``(lo, hi, signal shape, components, constraints, efficiency)`` at ``m_a``."""
+    p = model.params_at(m_a)
+    shape = DSCBParams(
+        **{k: p[k] for k in ("mu", "sigma_l", "sigma_r", "alpha_l", "n_l", "alpha_r", "n_r")}
+    )
+    half = 0.5 * float(window_width_factor) * (shape.sigma_l + shape.sigma_r)
+    lo, hi = m_a - half, m_a + half
+    comps, cons, _ = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
+    return lo, hi, shape, tuple(comps), tuple(cons), float(p["efficiency"])
+
+
 def point_window(
     m_a: float,
     model: SignalModel,
@@ -265,18 +278,14 @@ def point_window(
     ``W = window_width_factor·(σ_L + σ_R)``, the signal DSCB of ``model`` at ``m_a`` and
     the peaking components of :func:`select_peaking`.
 
-    Shared by the scan fits (:func:`fit_point`), the toy study and the limits, so that
+    The model of the scan fits (:func:`fit_point`), the toy study and the limits, so that
     all of them fit exactly the same model.  See :func:`fit_point` for the parameters.
+    Raises ``ValueError`` for an invalid window (e.g. a negative width factor).
     """
-    m_a = float(m_a)
-    p = model.params_at(m_a)
-    shape = DSCBParams(
-        **{k: p[k] for k in ("mu", "sigma_l", "sigma_r", "alpha_l", "n_l", "alpha_r", "n_r")}
+    lo, hi, shape, comps, cons, _ = _point_spec(
+        float(m_a), model, peaking_shapes, window_width_factor, min_window_fraction, min_expected
     )
-    half = 0.5 * float(window_width_factor) * (shape.sigma_l + shape.sigma_r)
-    lo, hi = m_a - half, m_a + half
-    comps, cons, _ = select_peaking(peaking_shapes, lo, hi, min_window_fraction, min_expected)
-    return WindowModel(lo, hi, shape, tuple(comps), tuple(cons))
+    return WindowModel(lo, hi, shape, comps, cons)
 
 
 def fit_point(
@@ -343,14 +352,18 @@ def fit_point(
         its errors are NaN unless the free fit itself is valid.
     """
     m_a = float(m_a)
-    win = point_window(
+    lo, hi, shape, comps, cons, eff = _point_spec(
         m_a, model, peaking_shapes, window_width_factor, min_window_fraction, min_expected
     )
-    shape, lo, hi, frac = win.signal, win.lo, win.hi, win.signal_fraction
-    names = [p.name for p in win.peaking]
-    p = {"efficiency": float(model.params_at(m_a)["efficiency"])}
+    try:
+        frac = dscb_window_fraction(shape, lo, hi)
+    except ValueError:
+        frac = float("nan")
+    names = [c.name for c in comps]
+    p = {"efficiency": eff}
     x = _in_window(prepare_data(m_data, w_data), lo, hi)
-    free, null = _free_and_null(partial(fit_model, win, x), minos)
+    # fit_window builds point_window's WindowModel, and flags (not raises) a bad one.
+    free, null = _free_and_null(partial(fit_window, x, lo, hi, shape, comps, cons), minos)
     ok = bool(free.valid and null.valid)
     sig = significance_from_nll(free.nll, null.nll, free.n_sig) if ok else float("nan")
     me = free.minos_errors.get(SIGNAL, (float("nan"), float("nan")))

@@ -4,7 +4,7 @@ Built on the batched fitter (:mod:`alpscan.fitting.batched`), which fits the sam
 and objective as :func:`alpscan.fitting.window_fit.fit_window`.
 
 * :func:`sample_toys` draws pseudo-datasets from the total fitted density λ(x) of a
-  :class:`~alpscan.fitting.batched.WindowModel` at parameters θ (Poisson(ν) events each).
+  :class:`~alpscan.fitting.window_model.WindowModel` at parameters θ (Poisson(ν) events each).
 * :func:`toy_study` generates and fits toys in batches and summarises the fitted signal
   yields: its width σ_Sig, the bias and the pulls (the paper's toy study).
 * :func:`profile_nll` tabulates the profiled ``-ln L`` versus a fixed signal yield in one
@@ -13,7 +13,7 @@ and objective as :func:`alpscan.fitting.window_fit.fit_window`.
   fitted as weighted events.
 
 Masses are in GeV, yields and counts in events.  θ is the internal parameter vector
-``(n_sig, a0, a1, a2, n_<peak>...)`` of :class:`~alpscan.fitting.batched.WindowModel`.
+``(n_sig, a0, ..., a<d>, n_<peak>...)`` of :class:`~alpscan.fitting.window_model.WindowModel`.
 """
 
 from __future__ import annotations

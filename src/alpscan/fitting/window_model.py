@@ -27,7 +27,13 @@ import numba as nb
 import numpy as np
 from numpy.polynomial import chebyshev as cheb
 
-from alpscan.fitting.dscb import DSCBParams, as_dscb_params, dscb_cdf, dscb_pdf, dscb_window_fraction
+from alpscan.fitting.dscb import (
+    DSCBParams,
+    as_dscb_params,
+    dscb_cdf,
+    dscb_pdf,
+    dscb_window_fraction,
+)
 
 __all__ = [
     "SIGNAL",
@@ -102,7 +108,8 @@ def as_constraints(constraints: Any) -> tuple[YieldConstraint, ...]:
     if isinstance(constraints, YieldConstraint):
         return (constraints,)
     if isinstance(constraints, Mapping):
-        return tuple(YieldConstraint(str(k), float(v[0]), float(v[1])) for k, v in constraints.items())
+        items = constraints.items()
+        return tuple(YieldConstraint(str(k), float(v[0]), float(v[1])) for k, v in items)
     return tuple(c if isinstance(c, YieldConstraint) else YieldConstraint(*c) for c in constraints)
 
 
@@ -148,6 +155,14 @@ def _chebyshev_rows(t: np.ndarray, order: int) -> np.ndarray:
     for _ in range(2, order + 1):
         rows.append(2.0 * t * rows[-1] - rows[-2])
     return np.vstack(rows[: order + 1])
+
+
+def _check_constraints(constraints: tuple[YieldConstraint, ...], names: list[str]) -> None:
+    for c in constraints:
+        if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
+            raise ValueError(f"constraint on {c.name!r} has invalid mean/sigma")
+        if c.name not in names:
+            raise ValueError(f"constraint on unknown component {c.name!r}")
 
 
 def _in_window_error(what: str, shape: DSCBParams, lo: float, hi: float) -> str | None:
@@ -212,12 +227,9 @@ class WindowModel:
         names = [p.name for p in self.peaking]
         if len(set(names)) != len(names):
             raise ValueError("duplicate peaking component names")
-        for c in self.constraints:
-            if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
-                raise ValueError(f"constraint on {c.name!r} has invalid mean/sigma")
-            if c.name not in names:
-                raise ValueError(f"constraint on unknown component {c.name!r}")
-        for what, shape in [("signal shape", self.signal), *((p.name, p.shape) for p in self.peaking)]:
+        _check_constraints(self.constraints, names)
+        shapes = [("signal shape", self.signal), *((p.name, p.shape) for p in self.peaking)]
+        for what, shape in shapes:
             msg = _in_window_error(what, shape, lo, hi)
             if msg:
                 raise ValueError(msg)
@@ -237,11 +249,7 @@ class WindowModel:
             raise ValueError("a DSCB shape is outside its domain")
         dropped = tuple(p.name for p in pk if _in_window_error(p.name, p.shape, lo, hi))
         cons = as_constraints(constraints)
-        for c in cons:  # validated before the constraints on dropped components go
-            if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
-                raise ValueError(f"constraint on {c.name!r} has invalid mean/sigma")
-            if c.name not in [p.name for p in pk]:
-                raise ValueError(f"constraint on unknown component {c.name!r}")
+        _check_constraints(cons, [p.name for p in pk])  # before dropping any
         keep = tuple(p for p in pk if p.name not in dropped)
         cons = tuple(c for c in cons if c.name not in dropped)
         return cls(lo, hi, signal, keep, cons, n_grid, poly_order), dropped
