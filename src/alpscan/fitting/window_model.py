@@ -157,6 +157,14 @@ def _chebyshev_rows(t: np.ndarray, order: int) -> np.ndarray:
     return np.vstack(rows[: order + 1])
 
 
+def _chebyshev_cdf_rows(t: np.ndarray, order: int) -> list[np.ndarray]:
+    """``½ ∫_{-1}^t T_j dt'`` for ``j = 0..order`` (closed forms up to ``T2``)."""
+    rows = [0.5 * (t + 1.0), 0.25 * (t * t - 1.0), 0.5 * ((2.0 / 3.0) * (t**3 + 1.0) - (t + 1.0))]
+    eye = np.eye(order + 1)
+    rows += [0.5 * cheb.chebval(t, cheb.chebint(eye[j], lbnd=-1.0)) for j in range(3, order + 1)]
+    return rows[: order + 1]
+
+
 def _check_constraints(constraints: tuple[YieldConstraint, ...], names: list[str]) -> None:
     for c in constraints:
         if not (np.isfinite(c.mean) and np.isfinite(c.sigma) and c.sigma > 0):
@@ -314,9 +322,10 @@ class WindowModel:
         every row is 0 outside ``[lo, hi]`` (and for non-finite masses)."""
         xf = np.asarray(x, dtype=np.float64).ravel()
         inside = (xf >= self.lo) & (xf <= self.hi)
-        t = 2.0 * (xf - self.lo) / self.width - 1.0
+        iw = 1.0 / self.width
+        t = 2.0 * (xf - self.lo) * iw - 1.0
         dscb = [dscb_pdf(xf, *s.as_tuple(), lo=self.lo, hi=self.hi) for s in self._shapes()]
-        out = np.vstack([dscb[0], _chebyshev_rows(t, self.poly_order) / self.width, *dscb[1:]])
+        out = np.vstack([dscb[0], _chebyshev_rows(t, self.poly_order) * iw, *dscb[1:]])
         out[:, ~inside] = 0.0
         return np.ascontiguousarray(out)
 
@@ -325,9 +334,7 @@ class WindowModel:
         xf = np.clip(np.asarray(x, dtype=np.float64).ravel(), self.lo, self.hi)
         t = 2.0 * (xf - self.lo) / self.width - 1.0
         rows = [dscb_cdf(xf, *s.as_tuple(), lo=self.lo, hi=self.hi) for s in self._shapes()]
-        eye = np.eye(self.n_poly)
-        poly = [0.5 * cheb.chebval(t, cheb.chebint(eye[j], lbnd=-1.0)) for j in range(self.n_poly)]
-        return np.vstack([rows[0], *poly, *rows[1:]])
+        return np.vstack([rows[0], *_chebyshev_cdf_rows(t, self.poly_order), *rows[1:]])
 
     @cached_property
     def integrals(self) -> np.ndarray:
