@@ -58,7 +58,7 @@ from alpscan.fitting.window_model import WindowModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.oracles import sample_window  # noqa: E402
+from tests.oracles.window import sample_window  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "output" / "toys.json"
 

@@ -12,7 +12,7 @@ from alpscan.fitting.dscb import DSCBParams, dscb_pdf
 from alpscan.fitting.window_fit import fit_window
 from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
 
-from .oracles import chebyshev_background_pdf, sample_window
+from .oracles.window import chebyshev_background_pdf, sample_window
 
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
 HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)

@@ -24,7 +24,7 @@ from alpscan.fitting.scan import (
 )
 from alpscan.fitting.signal_model import MODEL_PARAMS, interpolate_signal_model
 
-from .oracles import chebyshev_background_pdf, sample_window
+from .oracles.window import chebyshev_background_pdf, sample_window
 
 POLY = (-0.2, 0.05)
 

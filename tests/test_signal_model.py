@@ -16,7 +16,7 @@ from alpscan.fitting.signal_model import (
     longlived_ratio,
 )
 
-from .oracles import ratio_table
+from .oracles.window import ratio_table
 
 
 def truth_shape(m: float) -> DSCBParams:

@@ -15,7 +15,7 @@ from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.limits import profile_curve, yield_limits
 from alpscan.stats.toy_cls import toy_cls_scan, toy_upper_limit
 
-from .oracles import sample_window
+from .oracles.window import sample_window
 
 # The window of tests/test_toys.py: signal DSCB at 1.5 GeV, 9·(σ_L + σ_R) wide.
 SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)

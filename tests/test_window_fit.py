@@ -12,7 +12,7 @@ from alpscan.fitting.dscb import DSCBParams, dscb_pdf, dscb_window_fraction
 from alpscan.fitting.window_fit import WindowFit, fit_window, significance_from_nll
 from alpscan.fitting.window_model import PeakingComponent, YieldConstraint
 
-from .oracles import chebyshev_background_pdf, local_significance, sample_window
+from .oracles.window import chebyshev_background_pdf, local_significance, sample_window
 
 SIG = DSCBParams(1.000, 0.012, 0.010, 1.2, 4.0, 1.8, 6.0)
 HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)  # window width 9·(σ_L + σ_R)
