@@ -25,12 +25,11 @@ CHUNK_SCRIPT = textwrap.dedent(
     import sys
     import numpy as np
     import pandas as pd
-    from alpscan.fitting.batched import WindowModel
+    from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
     from alpscan.fitting.dscb import DSCBParams
     from alpscan.fitting.scan import fit_points
     from alpscan.fitting.signal_model import interpolate_signal_model
     from alpscan.fitting.toys import fit_dataset, sample_toys, toy_study
-    from alpscan.fitting.window_fit import PeakingComponent, YieldConstraint
     from alpscan.io import write_parquet
     from alpscan.stats.limit_tables import toy_table
     from tests.test_scan import linear_table

@@ -14,7 +14,12 @@ from alpscan.reuse.hepdata import TOY_NOTE, read_record, record_table, validate_
 from alpscan.reuse.lifetime import PAPER_CTAU_MM, ctau_grid_mm, ctau_limit_table
 from alpscan.reuse.recast import load_likelihood, load_model, recast
 from alpscan.stats.limits import ProfileCurve, yield_limits
-from alpscan.stats.limit_tables import _curve_columns, gaw_table, longlived_ratio_at
+from alpscan.stats.limit_tables import _curve_columns, gaw_table, longlived_ratio_function
+
+
+def longlived_ratio_at(m_a, ctau_mm, ll_table):
+    """r(m_a, cτ) of one long-lived fit table (the workflow's g_aW uses the same function)."""
+    return np.asarray(longlived_ratio_function(m_a, ll_table)(np.asarray(ctau_mm, float)))
 
 MODES = ("Kp", "Kst0")
 PHYSICS = {"n_bb_pairs_ref": 772e6, "lumi_ref_fb": 711.0, "f_charged": 0.514, "f_neutral": 0.486}
