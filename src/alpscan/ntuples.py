@@ -115,7 +115,7 @@ def file_columns(path: str, tree: str | None, key: str) -> tuple[dict[str, str],
         try:
             dtype = np.dtype(field.type.to_pandas_dtype())
             kinds[field.name] = dtype.kind if dtype.kind in "fiub" else f"{field.type} (not a scalar number)"
-        except (NotImplementedError, TypeError):
+        except (RuntimeError, TypeError):  # pyarrow: nested types have no pandas dtype
             kinds[field.name] = f"{field.type} (not a scalar number)"
     return kinds, int(meta.metadata.num_rows)
 
