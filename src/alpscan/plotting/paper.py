@@ -631,7 +631,7 @@ def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
     _legend(ax, fontsize="x-small", loc="upper left", ncol=3, columnspacing=0.8, handlelength=1.5)
-    _label(ax, "prompt ALP")
+    _label(ax, r"efficiency at $c\tau(g_{aW})$")
     fig.tight_layout()
     return fig
 
