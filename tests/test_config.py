@@ -148,6 +148,7 @@ BAD_RELATIONS = {
     "inverted_xsgamma_range": ({"generation": {"model": {"xsgamma_mass_range": [2.8, 1.0]}}},
                                "generation.model.xsgamma_mass_range"),
     "inverted_ks_flight": ({"detector": {"ks_flight_mm": [600.0, 1.0]}}, "detector.ks_flight_mm"),
+    "job_chunk_below_block": ({"generation": {"events_per_chunk": 1000}}, "generation.events_per_chunk"),
     "toy_cls_mass_outside_kstar_scan": ({"toy_cls": {"masses_gev": [1.0, 4.4]}}, r"toy_cls.masses_gev\[1\]"),
     "fidelity_mass_outside_grid": ({"fidelity": {"masses_gev": [0.05, 1.9, 4.5]}}, r"fidelity.masses_gev\[0\]"),
     "b_fractions_above_one": ({"physics": {"f_charged": 0.6}}, "physics.f_neutral"),

@@ -115,6 +115,9 @@ def check_config(config: dict) -> None:
     grid = gen["signal"]["mass_grid"]
     if not grid["m_min_gev"] < min(grid["m_max_k_gev"], grid["m_max_kstar_gev"]):
         _fail("generation.signal.mass_grid.m_min_gev", "must be below m_max_k_gev and m_max_kstar_gev")
+    if gen["events_per_chunk"] < gen["chunk_size"]:
+        _fail("generation.events_per_chunk", f"must be >= generation.chunk_size ({gen['chunk_size']}): a job "
+              "holds whole random-number blocks")
     box, pre = gen["model"]["box"], config["preselection"]
     if pre["mbc_min"] < box["mbc_min"]:
         _fail("preselection.mbc_min", f"must be >= generation.model.box.mbc_min ({box['mbc_min']})")

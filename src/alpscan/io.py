@@ -28,6 +28,42 @@ def write_parquet(frame: pd.DataFrame, path: str, meta: dict) -> None:
             os.remove(tmp)
 
 
+def concat_parquet(paths: list[str], path: str, meta: dict) -> int:
+    """Concatenate parquet files (same columns) into ``path`` with ``meta``, one input
+    at a time (memory: the largest input, not the sum); inputs without rows and columns
+    (an empty chunk) are skipped.  Written next to ``path`` and moved into place, like
+    :func:`write_parquet`.  Returns the number of rows written."""
+    tmp, rows, writer, first = f"{path}.tmp-{os.getpid()}", 0, None, None
+    try:
+        for source in paths:
+            try:
+                table = pq.read_table(source)
+            except Exception as err:  # pyarrow raises several types for damaged files
+                raise ValueError(f"cannot read parquet file {source!r}: {err}") from err
+            if not (table.num_columns or table.num_rows):
+                continue
+            first = first or source
+            if writer is None:
+                schema = table.schema.with_metadata(
+                    {**(table.schema.metadata or {}), b"alpscan": json.dumps(meta).encode()})
+                writer = pq.ParquetWriter(tmp, schema)
+            elif not table.schema.equals(writer.schema, check_metadata=False):
+                raise ValueError(f"parquet file {source!r} has columns {table.schema.names}, expected "
+                                 f"{writer.schema.names} (from {first!r})")
+            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+            rows += table.num_rows
+            del table
+        if writer is None:
+            write_parquet(pd.DataFrame(), path, meta)
+            return 0
+        writer.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return rows
+
+
 def read_metadata(path: str) -> dict:
     """The ``alpscan`` metadata written by :func:`write_parquet`."""
     try:

@@ -2,6 +2,7 @@
 # code hashes.  Rules pass scripts only the config slice they use (params), so a
 # config change reruns exactly the rules that depend on it.
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -14,6 +15,7 @@ from alpscan.configuration import (
     retype_command_line_config,
     validate_config,
 )
+from alpscan.generation.run import n_chunks as count_chunks
 from alpscan.generation.samples import SIGNAL_SAMPLES, sample_names
 from alpscan.ntuples import check_inputs, input_files
 
@@ -54,7 +56,7 @@ def generation_config(wildcards):
     }
     if wildcards.sample in SIGNAL_SAMPLES:
         slim = {
-            "chunk_size": gen["chunk_size"],
+            "chunk_size": gen["chunk_size"],  # events per random-number block
             "signal": gen["signal"],
             "sim_tune": gen["sim_tune"],
             "model": gen["model"],
@@ -64,10 +66,48 @@ def generation_config(wildcards):
     if wildcards.sample.startswith("offres_"):
         luminosity = {"off_resonance_fb": luminosity["off_resonance_fb"]}
     return common | {
-        "generation": gen,
+        # events_per_chunk is a rule param of generate_chunk only: it does not change
+        # the events, and a sample in one job does not use it
+        "generation": {k: v for k, v in gen.items() if k != "events_per_chunk"},
         "luminosity": luminosity,
         "physics": config["physics"],
     }
+
+
+_N_CHUNKS = {}
+
+
+def generation_chunks(mode, sample):
+    """Number of generate_chunk jobs of a generated sample (1: one generate_sample
+    job), from its event count and generation.events_per_chunk."""
+    key = (mode, sample)
+    if key not in _N_CHUNKS:
+        cfg = generation_config(SimpleNamespace(mode=mode, sample=sample))
+        _N_CHUNKS[key] = count_chunks(
+            mode,
+            sample,
+            cfg,
+            config["seed"],
+            config["generation"]["events_per_chunk"],
+        )
+    return _N_CHUNKS[key]
+
+
+def sample_chunks(suffix):
+    """Input function of merge_sample: the chunk files of a sample in several chunks;
+    for a sample in one chunk a path no rule makes, so Snakemake falls back to
+    generate_sample (ruleorder in generation.smk)."""
+
+    def chunk_files(wildcards):
+        n = generation_chunks(wildcards.mode, wildcards.sample)
+        if n == 1:
+            return [f"<{wildcards.mode}/{wildcards.sample} is generated in one job>"]
+        return [
+            f"results/generation/{wildcards.mode}/{wildcards.sample}/chunk_{i}{suffix}.parquet"
+            for i in range(n)
+        ]
+
+    return chunk_files
 
 
 def import_files(wildcards):

@@ -1,4 +1,8 @@
-# Stage 1: toy Belle simulation (spec §1-4).  One job per (mode, sample).
+# Stage 1: toy Belle simulation (spec §1-4).  A sample of at most
+# generation.events_per_chunk events is one generate_sample job; a larger one is
+# generated in chunks (generate_chunk, one job each) and concatenated by
+# merge_sample, so every later stage reads one file per (mode, sample).  The events
+# do not depend on the chunking (alpscan.generation.run).
 
 
 rule generate_sample:
@@ -18,6 +22,8 @@ rule generate_sample:
     params:
         cfg=generation_config,
         seed=config["seed"],
+        chunk=None,
+        events_per_chunk=None,
         code=code_hash("generate_sample"),
     message:
         "Generating and reconstructing {wildcards.sample} for mode {wildcards.mode}"
@@ -25,9 +31,62 @@ rule generate_sample:
         "../../scripts/generate_sample.py"
 
 
+rule generate_chunk:
+    output:
+        candidates=temp("results/generation/{mode}/{sample}/chunk_{chunk}.parquet"),
+        pairs=temp("results/generation/{mode}/{sample}/chunk_{chunk}_pairs.parquet"),
+    log:
+        "logs/generation/{mode}/{sample}/chunk_{chunk}.log",
+    benchmark:
+        "results/benchmarks/generation/{mode}/{sample}/chunk_{chunk}.tsv"
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(2000),
+        runtime="30m",
+    params:
+        cfg=generation_config,
+        seed=config["seed"],
+        chunk=lambda wildcards: int(wildcards.chunk),
+        events_per_chunk=config["generation"]["events_per_chunk"],
+        code=code_hash("generate_sample"),
+    message:
+        "Generating chunk {wildcards.chunk} of {wildcards.sample} for mode {wildcards.mode}"
+    script:
+        "../../scripts/generate_sample.py"
+
+
+rule merge_sample:
+    input:
+        candidates=sample_chunks(""),
+        pairs=sample_chunks("_pairs"),
+    output:
+        candidates="results/generation/{mode}/{sample}.parquet",
+        pairs="results/generation/{mode}/{sample}_pairs.parquet",
+    log:
+        "logs/generation/{mode}/{sample}.merge.log",
+    benchmark:
+        "results/benchmarks/generation/{mode}/{sample}.merge.tsv"
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(2000),
+        runtime="30m",
+    params:
+        code=code_hash("merge_sample"),
+    message:
+        "Concatenating the chunks of {wildcards.sample} for mode {wildcards.mode}"
+    script:
+        "../../scripts/merge_sample.py"
+
+
 # A sample listed in config inputs is read from external ntuples instead (README,
-# "Bring your own ntuples"): same outputs, so every later stage runs unchanged.
-ruleorder: import_sample > generate_sample
+# "Bring your own ntuples"): same outputs, so every later stage runs unchanged.  A
+# sample in one chunk has no chunk files (sample_chunks), so merge_sample falls back
+# to generate_sample.
+ruleorder: import_sample > merge_sample > generate_sample
 
 
 rule import_sample:
