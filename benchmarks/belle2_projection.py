@@ -1,0 +1,70 @@
+"""Belle II projection figure: expected g_aW limit of a completed default run (711 fb⁻¹)
+and the same scaled to 50 ab⁻¹ (background-dominated √L scaling, not a full run; see
+alpscan.stats.projection), with BaBar's limit.
+
+Usage (in or next to a completed default run):
+  python benchmarks/belle2_projection.py [--results results] [--target-lumi 50000]
+Writes docs/figures/belle2_projection.png (and .pdf) and
+benchmarks/output/belle2_projection.json, and prints the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from alpscan.io import read_metadata, read_parquet
+from alpscan.plotting.paper import babar_gaw_curve, veto_windows
+from alpscan.plotting.projection import plot_gaw_projection
+from alpscan.plotting.style import save
+from alpscan.stats.projection import projected_gaw
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default=str(ROOT / "results"), help="results/ of a completed default run")
+    parser.add_argument("--target-lumi", type=float, default=50000.0, help="projected luminosity, fb^-1")
+    parser.add_argument("--out", default=str(ROOT / "docs/figures/belle2_projection.png"))
+    args = parser.parse_args()
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    res = Path(args.results)
+    modes = read_metadata(str(res / "limits/gaw.parquet"))["modes"]
+    profiles = {m: read_parquet(str(res / f"limits/{m}_profiles.parquet")) for m in modes}
+    longlived = {m: read_parquet(str(res / f"signal_model/{m}_longlived.parquet")) for m in modes}
+    masses = read_parquet(str(res / f"scan/{modes[0]}/points.parquet"))["m_a"].to_numpy()
+    lumi = cfg["luminosity"]["on_resonance_fb"]
+    kw = dict(physics=cfg["physics"], sigma_eff=cfg["limits"]["efficiency_syst_rel"], cl=cfg["limits"]["cl"])
+    now = projected_gaw(profiles, longlived, masses, lumi_fb=lumi, target_lumi_fb=lumi, **kw)
+    future = projected_gaw(profiles, longlived, masses, lumi_fb=lumi, target_lumi_fb=args.target_lumi, **kw)
+    # the unscaled recomputation must be the run's own g_aW table
+    run = read_parquet(str(res / "limits/gaw.parquet"))
+    same = np.allclose(now["gaw_ul_exp"], run["gaw_ul_exp"], rtol=1e-9, equal_nan=True)
+    ratio = (future["gaw_ul_exp"] / now["gaw_ul_exp"]).to_numpy()
+    ratio = ratio[np.isfinite(ratio)]
+    babar = babar_gaw_curve(ROOT / "resources/babar-2111.01800-prompt-limit.csv")
+    vetoes = veto_windows(cfg["scan"]["vetoes_gev"], cfg["scan"]["m_start_gev"])
+    fig = plot_gaw_projection(
+        [(now, f"{lumi:.0f} fb$^{{-1}}$ (this run)", "k"),
+         (future, f"{args.target_lumi / 1000:.0f} ab$^{{-1}}$ ($\\sqrt{{L}}$ scaling of the run)", "C3")],
+        babar, vetoes=vetoes)
+    save(fig, args.out)
+    summary = {"lumi_fb": lumi, "target_lumi_fb": args.target_lumi, "recomputed_equals_run": bool(same),
+               "expected_ratio_median": float(np.median(ratio)), "expected_ratio_range": [float(ratio.min()),
+                                                                                         float(ratio.max())],
+               "prompt_expectation_L^-1/4": (args.target_lumi / lumi) ** -0.25,
+               "gaw_ul_exp_median_now": float(np.nanmedian(now["gaw_ul_exp"])),
+               "gaw_ul_exp_median_projected": float(np.nanmedian(future["gaw_ul_exp"])), "figure": args.out}
+    out = ROOT / "benchmarks/output"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "belle2_projection.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

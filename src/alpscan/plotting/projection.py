@@ -1,0 +1,62 @@
+"""Figure of the luminosity projection (issue 16): expected g_aW limits of this run and
+scaled to another luminosity (alpscan.stats.projection), with BaBar's limit."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+import pandas as pd
+
+from alpscan.plotting.paper import (
+    EXPERIMENT,
+    EXPERIMENT_TEXT,
+    GAW_LABEL,
+    M_A_LABEL,
+    _break_at_gaps,
+    _break_at_vetoes,
+    _legend,
+    _log_y,
+    _num,
+    _pad_y,
+    _positive,
+    _require,
+    _x_from_zero,
+)
+from alpscan.plotting.style import use_style
+
+EXPECTED = ("gaw_ul_exp_m1", "gaw_ul_exp", "gaw_ul_exp_p1")
+
+
+def plot_gaw_projection(curves: list[tuple[pd.DataFrame, str, str]], babar_gaw: pd.DataFrame, *, vetoes=()):
+    """Expected g_aW limits (median line, ±1σ band) of each ``(table, label, colour)`` in
+    ``curves`` (``limit_gaw`` tables, GeV⁻¹) and BaBar's prompt limit (``babar_gaw``:
+    ``m_a``, ``gaw_ul``, from :func:`alpscan.plotting.paper.babar_gaw_curve`)."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    drawn = 0
+    _require(babar_gaw, ("m_a", "gaw_ul"), "BaBar g_aW curve")
+    x = _num(babar_gaw, "m_a")
+    keep = np.isfinite(x)
+    bx, by = _break_at_gaps(x[keep], _num(babar_gaw, "gaw_ul")[keep])
+    ax.plot(bx, _positive(by), "-", color="C0", lw=1.5,
+            label="BaBar, PRL 128, 131802 (2022): $K^+a$, prompt, observed")
+    for table, label, colour in curves:
+        _require(table, ("m_a", *EXPECTED), f"g_aW limits ({label})")
+        x = _num(table, "m_a")
+        keep = np.isfinite(x)
+        x, ys = _break_at_vetoes(x[keep], [_num(table, c)[keep] for c in EXPECTED], vetoes)
+        m1, exp, p1 = (_positive(y) for y in ys)
+        ax.fill_between(x, m1, p1, color=colour, alpha=0.25, lw=0)
+        ax.plot(x, exp, "-", color=colour, lw=1.5, label=f"{label}: expected, $\\pm1\\sigma$")
+        drawn += int(np.sum(~np.ma.getmaskarray(exp)))
+    _log_y(ax, drawn)
+    _pad_y(ax, top=0.35)
+    _x_from_zero(ax, vetoes)
+    ax.set_xlabel(M_A_LABEL)
+    ax.set_ylabel(GAW_LABEL)
+    _legend(ax, fontsize="x-small", loc="upper left")
+    mplhep.label.exp_label(exp=EXPERIMENT, text=f"{EXPERIMENT_TEXT} projection", data=False, com=None, loc=0, ax=ax,
+                           rlabel="expected limits, modes combined")
+    fig.tight_layout()
+    return fig
