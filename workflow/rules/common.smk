@@ -66,7 +66,7 @@ def generation_config(wildcards):
     if wildcards.sample.startswith("offres_"):
         luminosity = {"off_resonance_fb": luminosity["off_resonance_fb"]}
     return common | {
-        # events_per_chunk is a rule param of generate_chunk only: it does not change
+        # events_per_chunk is a params entry of generate_chunk only: it does not change
         # the events, and a sample in one job does not use it
         "generation": {k: v for k, v in gen.items() if k != "events_per_chunk"},
         "luminosity": luminosity,
