@@ -1,21 +1,17 @@
-"""Job time of config/paper.yaml by stage, measured where affordable and extrapolated
-from a completed default run (issue 16).
+"""Job time of config/paper.yaml extrapolated from measured rates (issue 16); not a run.
 
-* Every stage's CPU time in the default run: the ``benchmark:`` files of ``--results``
-  (``results/benchmarks/<stage>/...``, column ``cpu_time``), summed per stage.
-* Generation: events of the paper configuration / events of the default one (the
-  workflow's chunk plan) times the default generation CPU time.
-* Toys: ``alpscan.stats.limit_tables.toy_table`` timed on ``--toy-points`` scan points
-  of one mode of the default run with the paper's ``toys.n_toys``, in this process
-  (CPU time), times the number of scan points of all modes.
-* MVA, calibration and selection: scaled like the number of simulated and data events
-  (an upper bound: BDT training is capped by ``mva.max_train_events``); the signal
-  model like the number of signal events (upper bound); every other stage as in the
-  default run.
-The sum over stages divided by 2 is the wall time on 2 cores if both were kept busy
-(a lower bound). It is an extrapolation, not a run of the paper configuration.
+* Generation: the events of the paper configuration (the workflow's chunk plan) times
+  the CPU time per generated event measured by ``benchmarks/generation_scaling.py``
+  (``benchmarks/output/generation_scaling.json``, its slowest job).
+* Toys: ``toys.n_toys`` × the number of scan points (``--scan-points``, or counted in
+  ``--results``) divided by the batched fitter's toys per CPU-second measured by
+  ``benchmarks/toys.py`` (``benchmarks/output/toys.json``).
+* With ``--results`` (a completed default run): every other stage's CPU time from its
+  ``benchmark:`` files, MVA, calibration and signal model scaled like the number of
+  simulated events (an upper bound: BDT training is capped by ``mva.max_train_events``).
+The sum divided by 2 is the wall time on 2 cores if both were kept busy (a lower bound).
 
-Usage: python benchmarks/paper_config.py --results results [--mode Kp] [--toy-points 4]
+Usage: python benchmarks/paper_config.py [--scan-points N | --results results]
 Prints a table and writes benchmarks/output/paper_config.json.
 """
 
@@ -25,24 +21,18 @@ import argparse
 import csv
 import glob
 import json
-import os
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
-from alpscan.fitting.shape_tables import peaking_spec
-from alpscan.fitting.signal_model import interpolate_signal_model
-from alpscan.io import read_parquet
-from alpscan.stats.limit_tables import toy_table
-
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks/output"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generation_scaling import load_config, plan  # noqa: E402
 
-EVENT_SCALED = ("mva", "calibration", "selection")
+from alpscan.io import read_parquet  # noqa: E402
+
+EVENT_SCALED = ("mva", "calibration")
 
 
 def stage_cpu(results: Path) -> dict[str, float]:
@@ -51,70 +41,57 @@ def stage_cpu(results: Path) -> dict[str, float]:
     for path in glob.glob(str(results / "benchmarks/**/*.tsv"), recursive=True):
         stage = Path(path).relative_to(results / "benchmarks").parts[0]
         with open(path) as f:
-            row = next(csv.DictReader(f, delimiter="\t"))
-        out[stage] += float(row["cpu_time"])
+            out[stage] += float(next(csv.DictReader(f, delimiter="\t"))["cpu_time"])
     return dict(out)
-
-
-def toy_cpu_per_point(results: Path, mode: str, n_points: int, n_toys: int, seed: int, width: float) -> float:
-    """CPU seconds of ``n_toys`` toys at one scan point (mean over ``n_points`` points spread
-    over the mode's scan), in this process."""
-    model = interpolate_signal_model(read_parquet(str(results / f"signal_model/{mode}.parquet")))
-    with open(results / f"signal_model/{mode}_peaking.json") as f:
-        peaking = peaking_spec(json.load(f))
-    masses = read_parquet(str(results / f"scan/{mode}/points.parquet"))["m_a"].to_numpy()
-    points = masses[np.linspace(0, len(masses) - 1, n_points).round().astype(int)]
-    m_data = read_parquet(str(results / f"selection/{mode}/data.parquet"), columns=["m_gg"])["m_gg"].to_numpy()
-    toy_table(m_data, points[:1], model, peaking, window_width_factor=width, n_toys=50, seed=seed, mode=mode,
-              progress=False)  # numba compilation / cache load, not timed
-    t0 = time.process_time()
-    toy_table(m_data, points, model, peaking, window_width_factor=width, n_toys=n_toys, seed=seed, mode=mode,
-              progress=False)
-    return (time.process_time() - t0) / n_points
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default=str(ROOT / "results"), help="results/ of a completed default run")
-    parser.add_argument("--mode", default="Kp")
-    parser.add_argument("--toy-points", type=int, default=4)
+    parser.add_argument("--results", help="results/ of a completed default run (other stages, scan points)")
+    parser.add_argument("--scan-points", type=int, help="scan points of all modes (without --results)")
     args = parser.parse_args()
-    results = Path(args.results)
     default, paper = load_config(None), load_config(str(ROOT / "config/paper.yaml"))
-    cpu = stage_cpu(results)
+    gen = json.loads((OUT / "generation_scaling.json").read_text())
+    us_per_event = max(r["cpu_us_per_event"] for r in gen["runs"])
+    toys = json.loads((OUT / "toys.json").read_text())
+    toys_per_cpu_s = toys["batched"]["toys_per_cpu_s"]
     plan_default, plan_paper = plan(default), plan(paper)
-    bkg_ratio = ((plan_paper["events"] - plan_paper["signal_events"])
-                 / (plan_default["events"] - plan_default["signal_events"]))
-    sig_ratio = plan_paper["signal_events"] / plan_default["signal_events"]
-    n_points = sum(len(read_parquet(str(results / f"scan/{m}/points.parquet"))) for m in default["modes"])
-    per_point = toy_cpu_per_point(results, args.mode, args.toy_points, paper["toys"]["n_toys"], paper["seed"],
-                                  paper["scan"]["window_width_factor"])
-    rows = {}
-    for stage, seconds in sorted(cpu.items()):
-        if stage == "generation":
-            rows[stage] = (seconds, seconds * plan_paper["events"] / plan_default["events"], "events ratio")
-        elif stage == "toys":
-            rows[stage] = (seconds, per_point * n_points, f"measured: {per_point:.2f} CPU-s per point x {n_points}")
-        elif stage in EVENT_SCALED:
-            rows[stage] = (seconds, seconds * bkg_ratio, "background events ratio (upper bound)")
-        elif stage == "signal_model":
-            rows[stage] = (seconds, seconds * sig_ratio, "signal events ratio (upper bound)")
-        else:
-            rows[stage] = (seconds, seconds, "as the default run")
-    total = sum(r[1] for r in rows.values())
-    print(f"{'stage':<14}{'default CPU-s':>14}{'paper CPU-s':>13}  how")
-    for stage, (d, p, how) in rows.items():
-        print(f"{stage:<14}{d:>14.0f}{p:>13.0f}  {how}")
-    print(f"{'total':<14}{sum(r[0] for r in rows.values()):>14.0f}{total:>13.0f}  "
-          f"-> at least {total / 2 / 60:.0f} min on 2 cores")
-    out = {"results": str(results), "stages": {s: {"default_cpu_s": d, "paper_cpu_s": p, "how": h}
-                                               for s, (d, p, h) in rows.items()},
-           "paper_cpu_s_total": total, "paper_wall_min_2cores_lower_bound": total / 120,
-           "events_default": plan_default["events"], "events_paper": plan_paper["events"],
-           "toy_cpu_s_per_point": per_point, "n_toys": paper["toys"]["n_toys"], "scan_points": n_points,
-           "machine_cpus": os.cpu_count()}
-    (ROOT / "benchmarks/output").mkdir(parents=True, exist_ok=True)
-    (ROOT / "benchmarks/output/paper_config.json").write_text(json.dumps(out, indent=2))
+    if args.results:
+        results = Path(args.results)
+        n_points = sum(len(read_parquet(str(results / f"scan/{m}/points.parquet"))) for m in default["modes"])
+    elif args.scan_points:
+        n_points = args.scan_points
+    else:
+        parser.error("give --results or --scan-points")
+    n_toys = paper["toys"]["n_toys"] * n_points
+    rows = {
+        "generation": (plan_paper["events"] * us_per_event * 1e-6,
+                       f"{plan_paper['events']:,} events x {us_per_event:.0f} us (default run: "
+                       f"{plan_default['events']:,} events)"),
+        "toys": (n_toys / toys_per_cpu_s, f"{n_toys:,} toys / {toys_per_cpu_s:.0f} toys per CPU-s"),
+    }
+    if args.results:
+        sim = lambda p: p["events"] - p["signal_events"]  # noqa: E731
+        for stage, seconds in sorted(stage_cpu(Path(args.results)).items()):
+            if stage in rows:
+                continue
+            if stage in EVENT_SCALED:
+                rows[stage] = (seconds * sim(plan_paper) / sim(plan_default), "default run x simulated events ratio")
+            elif stage == "signal_model":
+                rows[stage] = (seconds * plan_paper["signal_events"] / plan_default["signal_events"],
+                               "default run x signal events ratio")
+            else:
+                rows[stage] = (seconds, "as the default run")
+    total = sum(r[0] for r in rows.values())
+    for stage, (cpu, how) in rows.items():
+        print(f"{stage:<14}{cpu:>9.0f} CPU-s  {how}")
+    print(f"{'total':<14}{total:>9.0f} CPU-s  -> at least {total / 120:.1f} min on 2 cores"
+          + ("" if args.results else " (generation and toys only)"))
+    out = {"stages": {s: {"cpu_s": c, "how": h} for s, (c, h) in rows.items()}, "cpu_s_total": total,
+           "events_paper": plan_paper["events"], "events_default": plan_default["events"],
+           "generation_jobs_paper": plan_paper["generation_jobs"], "merge_jobs_paper": plan_paper["merge_jobs"],
+           "toys": n_toys, "us_per_event": us_per_event, "toys_per_cpu_s": toys_per_cpu_s}
+    (OUT / "paper_config.json").write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
