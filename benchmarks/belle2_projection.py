@@ -3,7 +3,7 @@ and the same scaled to 50 ab⁻¹ (background-dominated √L scaling, not a full
 alpscan.stats.projection), with BaBar's limit.
 
 Usage (in or next to a completed default run):
-  python benchmarks/belle2_projection.py [--results results] [--target-lumi 50000]
+  python benchmarks/belle2_projection.py [--results results] [--target-lumi 50000] [--configfile ...]
 Writes docs/figures/belle2_projection.png (and .pdf) and
 benchmarks/output/belle2_projection.json, and prints the summary.
 """
@@ -14,8 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
+import sys
+
 import numpy as np
-import yaml
 
 from alpscan.io import read_metadata, read_parquet
 from alpscan.plotting.paper import babar_gaw_curve, veto_windows
@@ -24,15 +25,18 @@ from alpscan.plotting.style import save
 from alpscan.stats.projection import projected_gaw
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from generation_scaling import load_config  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=str(ROOT / "results"), help="results/ of a completed default run")
     parser.add_argument("--target-lumi", type=float, default=50000.0, help="projected luminosity, fb^-1")
+    parser.add_argument("--configfile", help="config overlay of the run on config/config.yaml (e.g. config/test.yaml)")
     parser.add_argument("--out", default=str(ROOT / "docs/figures/belle2_projection.png"))
     args = parser.parse_args()
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg = load_config(args.configfile)
     res = Path(args.results)
     modes = read_metadata(str(res / "limits/gaw.parquet"))["modes"]
     profiles = {m: read_parquet(str(res / f"limits/{m}_profiles.parquet")) for m in modes}
@@ -50,8 +54,8 @@ def main():
     babar = babar_gaw_curve(ROOT / "resources/babar-2111.01800-prompt-limit.csv")
     vetoes = veto_windows(cfg["scan"]["vetoes_gev"], cfg["scan"]["m_start_gev"])
     fig = plot_gaw_projection(
-        [(now, f"{lumi:.0f} fb$^{{-1}}$ (this run)", "k"),
-         (future, f"{args.target_lumi / 1000:.0f} ab$^{{-1}}$ ($\\sqrt{{L}}$ scaling of the run)", "C3")],
+        [(now, f"{lumi:.0f} fb$^{{-1}}$: this run", "k"),
+         (future, f"{args.target_lumi / 1000:.0f} ab$^{{-1}}$: yield limit scaled by $L^{{1/2}}$", "tab:red")],
         babar, vetoes=vetoes)
     save(fig, args.out)
     summary = {"lumi_fb": lumi, "target_lumi_fb": args.target_lumi, "recomputed_equals_run": bool(same),

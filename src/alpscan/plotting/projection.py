@@ -4,17 +4,15 @@ scaled to another luminosity (alpscan.stats.projection), with BaBar's limit."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import mplhep
 import numpy as np
 import pandas as pd
 
 from alpscan.plotting.paper import (
-    EXPERIMENT,
-    EXPERIMENT_TEXT,
     GAW_LABEL,
     M_A_LABEL,
     _break_at_gaps,
     _break_at_vetoes,
+    _label,
     _legend,
     _log_y,
     _num,
@@ -40,7 +38,7 @@ def plot_gaw_projection(curves: list[tuple[pd.DataFrame, str, str]], babar_gaw: 
     keep = np.isfinite(x)
     bx, by = _break_at_gaps(x[keep], _num(babar_gaw, "gaw_ul")[keep])
     ax.plot(bx, _positive(by), "-", color="C0", lw=1.5,
-            label="BaBar, PRL 128, 131802 (2022): $K^+a$, prompt, observed")
+            label="BaBar (PRL 128, 131802): $K^+a$, prompt, observed")
     for table, label, colour in curves:
         _require(table, ("m_a", *EXPECTED), f"g_aW limits ({label})")
         x = _num(table, "m_a")
@@ -48,7 +46,7 @@ def plot_gaw_projection(curves: list[tuple[pd.DataFrame, str, str]], babar_gaw: 
         x, ys = _break_at_vetoes(x[keep], [_num(table, c)[keep] for c in EXPECTED], vetoes)
         m1, exp, p1 = (_positive(y) for y in ys)
         ax.fill_between(x, m1, p1, color=colour, alpha=0.25, lw=0)
-        ax.plot(x, exp, "-", color=colour, lw=1.5, label=f"{label}: expected, $\\pm1\\sigma$")
+        ax.plot(x, exp, "-", color=colour, lw=1.5, label=f"{label} (median, $\\pm1\\sigma$)")
         drawn += int(np.sum(~np.ma.getmaskarray(exp)))
     _log_y(ax, drawn)
     _pad_y(ax, top=0.35)
@@ -56,7 +54,6 @@ def plot_gaw_projection(curves: list[tuple[pd.DataFrame, str, str]], babar_gaw: 
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
     _legend(ax, fontsize="x-small", loc="upper left")
-    mplhep.label.exp_label(exp=EXPERIMENT, text=f"{EXPERIMENT_TEXT} projection", data=False, com=None, loc=0, ax=ax,
-                           rlabel="expected limits, modes combined")
+    _label(ax, "expected limits, modes combined")
     fig.tight_layout()
     return fig
