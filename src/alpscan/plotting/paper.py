@@ -762,13 +762,20 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         ax.plot(x, y, style, color="k", lw=lw, label=name)
     if drawn == 0:
         _note(ax, "no limits")
+    return finish_gaw_axes(fig, ax, drawn, vetoes, "observed limits", legend_size="xx-small")
+
+
+def finish_gaw_axes(fig, ax, drawn: int, vetoes, right: str, *, legend_size: str, top: float = 0.3):
+    """Log y axis padded by ``top``, mass axis from 0 when a veto starts there, g_aW axis
+    labels, legend (upper left, ``legend_size``) and the experiment label with ``right``;
+    returns ``fig`` laid out."""
     _log_y(ax, drawn)
-    _pad_y(ax, top=0.3)
+    _pad_y(ax, top=top)
     _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize="xx-small", loc="upper left")
-    _label(ax, "observed limits")
+    _legend(ax, fontsize=legend_size, loc="upper left")
+    _label(ax, right)
     fig.tight_layout()
     return fig
 

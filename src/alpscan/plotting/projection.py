@@ -7,20 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from alpscan.plotting.paper import (
-    GAW_LABEL,
-    M_A_LABEL,
-    _break_at_gaps,
-    _break_at_vetoes,
-    _label,
-    _legend,
-    _log_y,
-    _num,
-    _pad_y,
-    _positive,
-    _require,
-    _x_from_zero,
-)
+from alpscan.plotting.paper import _break_at_gaps, _break_at_vetoes, _num, _positive, _require, finish_gaw_axes
 from alpscan.plotting.style import use_style
 
 EXPECTED = ("gaw_ul_exp_m1", "gaw_ul_exp", "gaw_ul_exp_p1")
@@ -48,12 +35,5 @@ def plot_gaw_projection(curves: list[tuple[pd.DataFrame, str, str]], babar_gaw: 
         ax.fill_between(x, m1, p1, color=colour, alpha=0.25, lw=0)
         ax.plot(x, exp, "-", color=colour, lw=1.5, label=f"{label} (median, $\\pm1\\sigma$)")
         drawn += int(np.sum(~np.ma.getmaskarray(exp)))
-    _log_y(ax, drawn)
-    _pad_y(ax, top=0.35)
-    _x_from_zero(ax, vetoes)
-    ax.set_xlabel(M_A_LABEL)
-    ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize="x-small", loc="upper left")
-    _label(ax, "expected limits, modes combined")
-    fig.tight_layout()
-    return fig
+    return finish_gaw_axes(fig, ax, drawn, vetoes, "expected limits, modes combined", legend_size="x-small",
+                           top=0.35)
