@@ -102,7 +102,7 @@ def plan(cfg: dict) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configfile", help="config overlay on config/config.yaml (e.g. config/belle2-projection.yaml)")
+    parser.add_argument("--configfile", help="overlay on config/config.yaml, e.g. config/belle2-projection.yaml")
     parser.add_argument("--mode", default="Kp")
     parser.add_argument("--sample", default="data")
     parser.add_argument("--lumi", type=float, nargs="+", default=[711.0, 2133.0], help="on-resonance fb^-1")
