@@ -173,22 +173,24 @@ def photon_position_resolution_mm(e_gev: np.ndarray, a=0.27, b=3.4, c=1.8) -> np
     return a + b / np.sqrt(e) + c / e**0.25
 
 
-def smear_photons(rng, e_true, position_mm, tail_fraction=0.30, tail_scale=1.0):
+def smear_photons(rng, e_true, position_mm, tail_fraction=0.30, tail_scale=1.0, position_scale=1.0):
     """Measured energy and cluster position of photons.
 
     Energy: Gaussian core with :func:`photon_energy_resolution`; a fraction
     ``tail_fraction`` of showers [T] additionally leaks an exponentially distributed
     energy with mean ``tail_scale``·σ_E (rear/lateral leakage and material in front of
     the ECL), which gives the low-side tail the double-sided Crystal Ball describes.
-    Position: Gaussian of :func:`photon_position_resolution_mm` in the two directions
-    transverse to the line of flight from the IP.
+    Position: Gaussian of ``position_scale`` × :func:`photon_position_resolution_mm` [T]
+    in the two directions transverse to the line of flight from the IP (the scale is the
+    in-situ resolution relative to the spec's test-beam formula; it also scales the
+    reported errors).
     Returns (e_meas, position_meas, sigma_e, sigma_theta, sigma_phi).
     """
     rel = photon_energy_resolution(e_true)
     sigma_e = rel * e_true
     leak = np.where(rng.uniform(size=e_true.shape) < tail_fraction, rng.exponential(1.0, e_true.shape), 0.0)
     e_meas = e_true + sigma_e * (rng.normal(size=e_true.shape) - tail_scale * leak)
-    sigma_x = photon_position_resolution_mm(e_true)
+    sigma_x = position_scale * photon_position_resolution_mm(e_true)
     r = np.sqrt(np.sum(position_mm**2, axis=-1))
     u = position_mm / r[..., None]
     e1, e2 = _orthonormal_basis(u)

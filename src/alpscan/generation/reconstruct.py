@@ -57,7 +57,12 @@ def detect_photons(rng, p4_lab, vertex_mm, mask, split, detector):
     pos, inside = det.ecl_intersection_mm(vertex_mm, direction)
     region = det.ecl_region(det.polar_angle_deg(pos))
     e_meas, pos_meas, s_e, s_t, s_p = det.smear_photons(
-        rng, p4_lab[..., 0], pos, detector["photon_tail_fraction"], detector["photon_tail_scale"]
+        rng,
+        p4_lab[..., 0],
+        pos,
+        detector["photon_tail_fraction"],
+        detector["photon_tail_scale"],
+        detector["photon_position_scale"],
     )
     thr = det.photon_threshold_gev(region, detector["photon_thresholds_gev"])
     detected = mask & inside & (region >= 0) & (e_meas > thr)
@@ -177,8 +182,11 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
         for g, t, p, i in ((g1_lab, th1, ph1, i1), (g2_lab, th2, ph2, i2))
     ]
     m_b = mass_gev("B+" if mode in ("Kp", "Kstp") else "B0")
+    # the fit's error model [T]: the K(*) covariance it assumes is the true one times
+    # kinfit_k_error_scale² (calibrated to Belle's σ_R by ``python -m alpscan.tune``)
+    fit_k_cov = detector["kinfit_k_error_scale"] ** 2 * k_sys_cov[ev_idx]
     fit = fit_b_mass_constraint(
-        k_sys_lab[ev_idx, 1:], m_ksys[ev_idx], k_sys_cov[ev_idx], gamma[0], gamma[1], m_b, full_cov=False
+        k_sys_lab[ev_idx, 1:], m_ksys[ev_idx], fit_k_cov, gamma[0], gamma[1], m_b, full_cov=False
     )
     chi2 = np.where(fit.converged, fit.chi2, np.inf)
     # best χ² per event (ties → first): sort by (event, χ²)
