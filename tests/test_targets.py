@@ -94,26 +94,43 @@ def test_accepted_interval_matches_the_verdict():
 
 # ---------------------------------------------------------------------- the tune
 def test_tune_objective_and_config_writer(tmp_path):
-    from alpscan.tune import objective, set_key, write_config_values
+    from alpscan.tune import objective, set_key, stage_targets, write_config_values
 
-    assert objective([7.8, 19.4], [7.8, 19.4], 0.15) == 0.0
-    assert objective([7.8 * 1.15], [7.8], 0.15) == pytest.approx(1.0)
-    cfg = {"detector": {"kinfit_k_error_scale": 1.0, "photon_position_scale": 1.0}}
+    cfg = {"fidelity": {"paper_sigma_r_mev": [7.8, 19.4]},
+           "detector": {"kinfit_k_error_scale": 1.0, "beam_background": {"mean_clusters": 4.0}}}
+    exact = stage_targets("sigma_r", cfg, {"m_a_gev": [0.16, 1.9], "sigma_r_mev": [7.8, 19.4]}, "Kp", 0.15)
+    assert objective(exact) == 0.0
+    edge = stage_targets("sigma_r", cfg, {"m_a_gev": [0.16, 1.9], "sigma_r_mev": [7.8 * 1.15, 19.4]}, "Kp", 0.15)
+    assert objective(edge) == pytest.approx(1.0) and all(t["pass"] for t in edge)
+    cand = stage_targets("candidates", cfg, {"multiple_candidate_fraction": [0.4, 0.0],
+                                             "correct_candidate_fraction": [0.8, 0.9]}, "Kp", None)
+    assert [t["value"] for t in cand] == pytest.approx([0.2, 0.85])
+    assert objective(cand) == pytest.approx(1.0)  # 0.05 off the paper's 25 %, at the tolerance
+    with pytest.raises(ValueError, match="unknown tune target"):
+        stage_targets("mbc", cfg, {}, "Kp", None)
     assert set_key(cfg, "detector.kinfit_k_error_scale", 5.0)["detector"]["kinfit_k_error_scale"] == 5.0
+    deep = set_key(cfg, "detector.beam_background.mean_clusters", 2.0)
+    assert deep["detector"]["beam_background"]["mean_clusters"] == 2.0
     assert cfg["detector"]["kinfit_k_error_scale"] == 1.0  # a copy
+    assert cfg["detector"]["beam_background"]["mean_clusters"] == 4.0
     with pytest.raises(KeyError, match="not tunable"):
         set_key(cfg, "detector.photon_tail_scale", 2.0)
     path = tmp_path / "c.yaml"
     path.write_text("detector:\n  a: 1\n  kinfit_k_error_scale: 1.0           # errors [T]\n"
-                    "other:\n  kinfit_k_error_scale: 7\n")
-    write_config_values(path, {"detector.kinfit_k_error_scale": 26.0}, "python -m alpscan.tune")
+                    "  beam_background:      # [T]\n    mean_clusters: 4.0  # per event\n"
+                    "    energy_scale_gev: 0.1\n  b: 2\nother:\n  kinfit_k_error_scale: 7\n  mean_clusters: 3\n")
+    write_config_values(path, {"detector.kinfit_k_error_scale": 26.0,
+                               "detector.beam_background.mean_clusters": 8.0}, "python -m alpscan.tune")
     text = path.read_text()
-    assert yaml.safe_load(text) == {"detector": {"a": 1, "kinfit_k_error_scale": 26.0},
-                                    "other": {"kinfit_k_error_scale": 7}}
+    assert yaml.safe_load(text) == {
+        "detector": {"a": 1, "kinfit_k_error_scale": 26.0, "beam_background": {"mean_clusters": 8.0,
+                                                                               "energy_scale_gev": 0.1}, "b": 2},
+        "other": {"kinfit_k_error_scale": 7, "mean_clusters": 3}}
     assert "# errors [T] (tuned: python -m alpscan.tune)" in text
+    assert "# per event (tuned: python -m alpscan.tune)" in text
     write_config_values(path, {"detector.kinfit_k_error_scale": 20.0}, "again")
-    assert path.read_text().count("tuned:") == 1
-    with pytest.raises(KeyError, match="no line"):
+    assert path.read_text().count("tuned: again") == 1 and path.read_text().count("tuned:") == 2
+    with pytest.raises(KeyError, match="no block-style line"):
         write_config_values(path, {"detector.missing": 1.0}, "x")
 
 
@@ -123,12 +140,14 @@ def test_tune_on_a_tiny_configuration(default_config):
     objective than the untuned detector."""
     from alpscan.tune import run_tune
 
-    tune = {"seed": 3, "mode": "Kp", "n_events_per_mass": 1500, "tolerance": 0.15,
-            "parameters": {"detector.kinfit_k_error_scale": [1.0, 25.0]}}
+    tune = {"seed": 3, "mode": "Kp", "n_events_per_mass": 1500,
+            "stages": [{"name": "resolution", "targets": "sigma_r", "tolerance": 0.15,
+                        "parameters": {"detector.kinfit_k_error_scale": [1.0, 25.0]}}]}
     cfg = {**default_config, "detector": {**default_config["detector"], "kinfit_k_error_scale": 1.0}}
     table, chosen = run_tune(cfg, tune)
     assert len(table) == 2 and table["all_fits_valid"].all()
     assert chosen["values"] == {"detector.kinfit_k_error_scale": 25.0}
+    assert chosen["before_values"] == {"detector.kinfit_k_error_scale": 1.0}
     assert chosen["objective"] < table.loc[0, "objective"]
     assert chosen["objective"] == pytest.approx(table["objective"].min())
     row = table.loc[1]
@@ -139,5 +158,7 @@ def test_tune_on_a_tiny_configuration(default_config):
     # "before" is the configuration's own point (scale 1), evaluated on the same events
     assert [t["before"] for t in chosen["targets"]] == pytest.approx(
         [table.loc[0, f"sigma_r_mev@{m:g}"] for m in (0.16, 1.9, 4.5)])
+    assert [t["value"] for t in chosen["targets"]] == pytest.approx(
+        [row[f"sigma_r_mev@{m:g}"] for m in (0.16, 1.9, 4.5)])
     assert all(math.isfinite(t["value"]) for t in chosen["targets"])
     assert np.isfinite(chosen["objective_before"])

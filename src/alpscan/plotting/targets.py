@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 GROUP_AXES = {
     "sigma_R": (r"$\sigma_R$ of $M_{\gamma\gamma}$ after the kinematic fit [MeV]", 1.0),
     "final efficiency": ("median final signal efficiency [%]", 100.0),
+    "candidates": ("fraction of signal events [%]", 100.0),
     "single cut": ("single-cut efficiency or rejection, mean over modes [%]", 100.0),
 }
 
@@ -40,6 +41,8 @@ def plot_targets(targets: list[dict], path, before: list[float] | None = None) -
         for y, i in enumerate(idx):
             t = targets[i]
             lo, hi = accepted_interval(t)
+            if group in ("single cut", "candidates"):  # fractions
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
             ax.barh(y, f * (hi - lo), left=f * lo, height=0.6, color="0.85",
                     label="accepted" if y == 0 else None)
             paper = t["paper"] if isinstance(t["paper"], list) else [t["paper"], t["paper"]]
@@ -58,12 +61,14 @@ def plot_targets(targets: list[dict], path, before: list[float] | None = None) -
         ax.invert_yaxis()
         ax.set_xlabel(label, fontsize=14)
         ax.tick_params(axis="x", labelsize=12)
-        values = np.array([f * targets[i]["value"] for i in idx] + [f * x for i in idx for x in accepted_interval(targets[i])])
-        values = values[np.isfinite(values)]
-        if values.size:
-            span = values.max() - values.min()
-            ax.set_xlim(max(values.min() - 0.08 * span, 0.0) if values.min() >= 0 else values.min() - 0.08 * span,
-                        values.max() + 0.08 * span)
+        if group in ("single cut", "candidates"):
+            ax.set_xlim(-3, 103)
+        else:
+            values = np.array([f * targets[i]["value"] for i in idx]
+                              + [f * x for i in idx for x in accepted_interval(targets[i])])
+            values = values[np.isfinite(values)]
+            span = np.ptp(values) if values.size else 1.0
+            ax.set_xlim(max(values.min() - 0.08 * span, 0.0), values.max() + 0.08 * span)
         ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=100, bbox_inches="tight")
