@@ -263,7 +263,7 @@ def main(argv=None) -> None:
         print(table.sort_values("objective").head(10).to_string(index=False))
     print(f"chosen: {chosen['values']}  objective {chosen['objective']:.3f} (before {chosen['objective_before']:.3f})")
     for t in chosen["targets"]:
-        print(f"  {t['name']}: {t['before']:.1f} -> {t['value']:.1f} {t['unit']} (paper {t['paper']:g}, "
+        print(f"  {t['name']}: {t['before']:.3g} -> {t['value']:.3g} {t['unit']} (paper {t['paper']:g}, "
               f"{'pass' if t['pass'] else 'FAIL'})")
     if args.write_config:
         write_config_values(Path(args.config), chosen["values"], f"python -m alpscan.tune --tune {args.tune}")
