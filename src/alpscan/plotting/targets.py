@@ -65,7 +65,8 @@ def plot_targets(targets: list[dict], path, before: list[float] | None = None) -
             ax.set_xlim(-3, 103)
         else:
             values = np.array([f * targets[i]["value"] for i in idx]
-                              + [f * x for i in idx for x in accepted_interval(targets[i])])
+                              + [f * x for i in idx for x in accepted_interval(targets[i])]
+                              + ([f * before[i] for i in idx] if before is not None else []))
             values = values[np.isfinite(values)]
             span = np.ptp(values) if values.size else 1.0
             ax.set_xlim(max(values.min() - 0.08 * span, 0.0), values.max() + 0.08 * span)
