@@ -154,6 +154,45 @@ def test_photon_position_resolution_matches_formula():
     assert np.std(pos_meas[:, 1]) == pytest.approx(expected, rel=0.02)
 
 
+def test_photon_position_scale_scales_smearing_and_reported_errors():
+    """``detector.photon_position_scale`` multiplies the true position smearing and the
+    errors the reconstruction assigns (a width against its parameter)."""
+    e = np.full(100_000, 1.5)
+    pos = np.tile([1250.0, 0.0, 0.0], (e.size, 1))
+    expected = 0.27 + 3.4 / np.sqrt(1.5) + 1.8 / 1.5**0.25
+    for scale in (1.0, 1.3, 2.0):
+        _, pos_meas, _, s_theta, s_phi = det.smear_photons(
+            np.random.default_rng(9), e, pos, tail_fraction=0.0, position_scale=scale
+        )
+        assert np.std(pos_meas[:, 2]) == pytest.approx(scale * expected, rel=0.02)
+        assert np.std(pos_meas[:, 1]) == pytest.approx(scale * expected, rel=0.02)
+        assert s_theta[0] == pytest.approx(scale * expected / 1250.0)
+        assert s_phi[0] == pytest.approx(scale * expected / 1250.0)
+
+
+def test_found_is_a_bernoulli_rate_of_its_efficiency():
+    rng = np.random.default_rng(21)
+    for eff in (0.0, 0.3, 0.92, 1.0):
+        assert det.found(rng, 200_000, eff).mean() == pytest.approx(eff, abs=0.003)
+    with pytest.raises(ValueError, match="efficiency"):
+        det.found(rng, 3, 1.2)
+
+
+def test_beam_background_photons_rate_and_spectrum():
+    rng = np.random.default_rng(22)
+    p4, mask = det.beam_background_photons(rng, 100_000, 4.0, 0.1)
+    counts = mask.sum(axis=1)
+    assert counts.mean() == pytest.approx(4.0, rel=0.01)
+    assert counts.var() == pytest.approx(4.0, rel=0.03)  # Poisson
+    e = p4[..., 0][mask]
+    assert e.mean() == pytest.approx(0.1, rel=0.01)
+    assert np.allclose(np.sum(p4[..., 1:] ** 2, axis=-1)[mask], e**2)  # massless
+    assert np.mean(p4[..., 3][mask] / e) == pytest.approx(0.0, abs=0.01)  # isotropic
+    assert np.all(p4[~mask] == 0.0)
+    p4, mask = det.beam_background_photons(rng, 10, 0.0, 0.1)
+    assert mask.shape == (10, 0)
+
+
 def test_track_resolution_matches_formula():
     rng = np.random.default_rng(10)
     p4 = np.tile([np.hypot(1.0, 0.13957), 1.0, 0.0, 0.0], (200_000, 1))
@@ -189,6 +228,64 @@ def test_pid_rates():
 def _reco(cfg, ev, mode="Kp", seed=12):
     beam = {"sqrt_s": 10.58, "beta_cm": _beta(cfg)}
     return reconstruct(np.random.default_rng(seed), ev, mode, beam, cfg["detector"], cfg["preselection"])
+
+
+def test_kinfit_k_error_scale_moves_the_fit_correction_from_photons_to_kaon(default_config):
+    """The fit's assumed K(*) errors: scale 1 corrects the photons (M_γγ after the fit
+    differs from the raw one), a large scale leaves them almost as measured; the
+    events with a candidate and their candidate counts do not depend on it."""
+    cfg = default_config
+    ev = generate_b_to_k_h(np.random.default_rng(14), 3000, "Kp", 4.5, 0.0, cfg["generation"]["model"],
+                           cfg["generation"]["sim_tune"], 10.58, _beta(cfg))
+    outs = {}
+    for scale in (1.0, 30.0, 1000.0):
+        c = {**cfg, "detector": {**cfg["detector"], "kinfit_k_error_scale": scale}}
+        outs[scale], _ = _reco(c, ev)
+    for key in ("n_cand", "event_index"):
+        np.testing.assert_array_equal(outs[1.0][key], outs[1000.0][key])
+    outs = {s: {k: v[o["truth_match"]] for k, v in o.items()} for s, o in outs.items()}
+    shift = {s: np.median(np.abs(o["m_gg"] - o["m_gg_raw"])) for s, o in outs.items()}
+    assert shift[1.0] > 10 * shift[1000.0]
+    assert shift[1.0] > shift[30.0] > shift[1000.0]
+    # near the end point the exact constraint sharpens M_γγ; loosening the kaon undoes it
+    width = {s: np.subtract(*np.percentile(o["m_gg"], [84, 16])) for s, o in outs.items()}
+    assert width[1.0] < width[30.0] < width[1000.0]
+
+
+def _efficiency(cfg, mode, n=4000, seed=15, m_a=1.5, **detector):
+    ev = generate_b_to_k_h(np.random.default_rng(seed), n, mode, m_a, 0.0, cfg["generation"]["model"],
+                           cfg["generation"]["sim_tune"], 10.58, _beta(cfg))
+    c = {**cfg, "detector": {**cfg["detector"], **detector}}
+    out, _ = _reco(c, ev, mode)
+    return len(out["m_gg"]) / n, out
+
+
+def test_efficiency_chain_scales_signal_efficiency(default_config):
+    """Each reconstruction efficiency multiplies the signal efficiency as it should:
+    track finding once per K(*) track, the K_S finder once, the photon efficiency about
+    squared (two photons, rarely rescued by a swap)."""
+    cfg = default_config
+    perfect = {"track_finding_efficiency": 1.0, "photon_efficiency": 1.0, "ks_finder_efficiency": 1.0}
+    base, _ = _efficiency(cfg, "Kp", **perfect)
+    trk, _ = _efficiency(cfg, "Kp", **(perfect | {"track_finding_efficiency": 0.5}))
+    assert trk / base == pytest.approx(0.5, abs=0.04)
+    pho, _ = _efficiency(cfg, "Kp", **(perfect | {"photon_efficiency": 0.5}))
+    assert 0.22 < pho / base < 0.32
+    base_ks, _ = _efficiency(cfg, "K0S", **perfect)
+    ks, _ = _efficiency(cfg, "K0S", **(perfect | {"ks_finder_efficiency": 0.5}))
+    assert ks / base_ks == pytest.approx(0.5, abs=0.06)
+    trk_ks, _ = _efficiency(cfg, "K0S", **(perfect | {"track_finding_efficiency": 0.7}))
+    assert trk_ks / base_ks == pytest.approx(0.49, abs=0.06)  # two pion tracks
+
+
+def test_beam_background_adds_candidates_and_wrong_best_candidates(default_config):
+    cfg = default_config
+    none = {"beam_background": {"mean_clusters": 0.0, "energy_scale_gev": 0.1}}
+    many = {"beam_background": {"mean_clusters": 20.0, "energy_scale_gev": 0.15}}
+    _, quiet = _efficiency(cfg, "Kp", m_a=0.3, **none)
+    _, busy = _efficiency(cfg, "Kp", m_a=0.3, **many)
+    assert np.mean(busy["n_cand"] > 1) > np.mean(quiet["n_cand"] > 1) + 0.1
+    assert np.mean(busy["truth_match"]) < np.mean(quiet["truth_match"]) - 0.03
 
 
 def test_reconstructed_signal_peaks_at_true_mass_and_mb(default_config):

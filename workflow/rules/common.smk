@@ -278,7 +278,11 @@ def paper_figures():
 
 
 def results_outputs():
-    return ["results/summary.json", "results/control/eta.json"] + paper_figures()
+    return (
+        ["results/summary.json", "results/control/eta.json"]
+        + ["results/fidelity_targets.json", "results/figures/fidelity_targets.png"]
+        + paper_figures()
+    )
 
 
 # Stage 6 (reuse.smk): the shipped models that alpscan recast runs on the record.

@@ -76,3 +76,30 @@ rule summary:
         "Results summary"
     script:
         "../../scripts/summary.py"
+
+
+rule fidelity_targets:
+    input:
+        fidelity="results/generation/fidelity.json",
+        performance="results/selection/performance.json",
+    output:
+        table="results/fidelity_targets.json",
+        figure=report(
+            "results/figures/fidelity_targets.png",
+            caption="../report/fidelity_targets.rst",
+            category="1. Generation",
+        ),
+    log:
+        "logs/results/fidelity_targets.log",
+    conda:
+        "../../envs/alpscan.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_by_attempt(1000),
+        runtime="10m",
+    params:
+        code=code_hash("fidelity_targets"),
+    message:
+        "Fidelity targets of the toy against the paper"
+    script:
+        "../../scripts/fidelity_targets.py"

@@ -173,22 +173,52 @@ def photon_position_resolution_mm(e_gev: np.ndarray, a=0.27, b=3.4, c=1.8) -> np
     return a + b / np.sqrt(e) + c / e**0.25
 
 
-def smear_photons(rng, e_true, position_mm, tail_fraction=0.30, tail_scale=1.0):
+def found(rng, shape, efficiency: float) -> np.ndarray:
+    """Bernoulli mask of objects a reconstruction step finds with probability ``efficiency``
+    (track finding, photon reconstruction, the K_S finder)."""
+    if not 0.0 <= efficiency <= 1.0:
+        raise ValueError(f"efficiency must lie in [0, 1], got {efficiency}")
+    return rng.uniform(size=shape) < efficiency
+
+
+def beam_background_photons(rng, n, mean_clusters: float, energy_scale_gev: float):
+    """Beam-background clusters of ``n`` events, lab frame [T].
+
+    The number per event is Poisson(``mean_clusters``); each cluster points back to the
+    IP with a direction uniform in cos θ and φ and an exponential energy spectrum of
+    mean ``energy_scale_gev`` (soft photons from beam-gas and Touschek showers; the
+    regional thresholds remove most of them).  Returns (p4 (n, K, 4), mask (n, K)) with
+    K the largest count drawn (at least 0).
+    """
+    counts = rng.poisson(mean_clusters, n)
+    k = int(counts.max(initial=0))
+    mask = np.arange(k)[None, :] < counts[:, None]
+    e = rng.exponential(energy_scale_gev, (n, k))
+    cos_t = rng.uniform(-1.0, 1.0, (n, k))
+    phi = rng.uniform(0.0, 2.0 * np.pi, (n, k))
+    sin_t = np.sqrt(1.0 - cos_t**2)
+    p4 = np.stack([e, e * sin_t * np.cos(phi), e * sin_t * np.sin(phi), e * cos_t], axis=-1)
+    return np.where(mask[..., None], p4, 0.0), mask
+
+
+def smear_photons(rng, e_true, position_mm, tail_fraction=0.30, tail_scale=1.0, position_scale=1.0):
     """Measured energy and cluster position of photons.
 
     Energy: Gaussian core with :func:`photon_energy_resolution`; a fraction
     ``tail_fraction`` of showers [T] additionally leaks an exponentially distributed
     energy with mean ``tail_scale``·σ_E (rear/lateral leakage and material in front of
     the ECL), which gives the low-side tail the double-sided Crystal Ball describes.
-    Position: Gaussian of :func:`photon_position_resolution_mm` in the two directions
-    transverse to the line of flight from the IP.
+    Position: Gaussian of ``position_scale`` × :func:`photon_position_resolution_mm` [T]
+    in the two directions transverse to the line of flight from the IP (the scale is the
+    in-situ resolution relative to the spec's test-beam formula; it also scales the
+    reported errors).
     Returns (e_meas, position_meas, sigma_e, sigma_theta, sigma_phi).
     """
     rel = photon_energy_resolution(e_true)
     sigma_e = rel * e_true
     leak = np.where(rng.uniform(size=e_true.shape) < tail_fraction, rng.exponential(1.0, e_true.shape), 0.0)
     e_meas = e_true + sigma_e * (rng.normal(size=e_true.shape) - tail_scale * leak)
-    sigma_x = photon_position_resolution_mm(e_true)
+    sigma_x = position_scale * photon_position_resolution_mm(e_true)
     r = np.sqrt(np.sum(position_mm**2, axis=-1))
     u = position_mm / r[..., None]
     e1, e2 = _orthonormal_basis(u)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from alpscan.generation import detector as det
-from alpscan.generation.events import PARENT_SPLIT, TruthEvents
+from alpscan.generation.events import PARENT_OTHER, PARENT_SPLIT, TruthEvents
 from alpscan.physics import event_shape
 from alpscan.physics.constants import mass_gev
 from alpscan.physics.kinematics import boost, cos_angle, mass
@@ -57,10 +57,18 @@ def detect_photons(rng, p4_lab, vertex_mm, mask, split, detector):
     pos, inside = det.ecl_intersection_mm(vertex_mm, direction)
     region = det.ecl_region(det.polar_angle_deg(pos))
     e_meas, pos_meas, s_e, s_t, s_p = det.smear_photons(
-        rng, p4_lab[..., 0], pos, detector["photon_tail_fraction"], detector["photon_tail_scale"]
+        rng,
+        p4_lab[..., 0],
+        pos,
+        detector["photon_tail_fraction"],
+        detector["photon_tail_scale"],
+        detector["photon_position_scale"],
     )
     thr = det.photon_threshold_gev(region, detector["photon_thresholds_gev"])
-    detected = mask & inside & (region >= 0) & (e_meas > thr)
+    # photon reconstruction and cluster quality [W/T]: conversions in the material before
+    # the ECL, cluster-track matching and the cluster-quality requirements lose photons
+    reco = det.found(rng, mask.shape, detector["photon_efficiency"])
+    detected = mask & inside & (region >= 0) & (e_meas > thr) & reco
     u = pos_meas / np.linalg.norm(pos_meas, axis=-1, keepdims=True)
     p4_meas = np.concatenate([e_meas[..., None], e_meas[..., None] * u], axis=-1)
     # cluster-shape category: split-off, nearby partner (another photon within the
@@ -104,7 +112,9 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     hyp_mass = np.where(is_k_slot, m_k, m_pi)
     k_meas, k_cov = det.smear_tracks(rng, k_lab, hyp_mass, **detector["track_resolution"])
     acc = det.track_in_acceptance(k_lab[..., 1:], *detector["track_theta_deg"], detector["track_pt_min_gev"])
-    ok = np.all(acc | ~ev.k_mask, axis=1)
+    # track finding [W]: every track of the K(*) system must be found
+    trk_found = det.found(rng, ev.k_mask.shape, detector["track_finding_efficiency"])
+    ok = np.all((acc & trk_found) | ~ev.k_mask, axis=1)
     veto = det.passes_lepton_veto(rng, ev.k_species)
     ok &= np.all(veto | ~ev.k_mask, axis=1)
     kid = det.identify_as_kaon(rng, ev.k_species)
@@ -122,6 +132,8 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     if mode in ("K0S", "Kstp"):
         ks = k_meas[:, 0] + k_meas[:, 1]
         ok &= np.abs(mass(ks) - mass_gev("K0S")) < detector["ks_mass_window_gev"]
+        # the K_S finder (neural network on the displaced vertex) [W]
+        ok &= det.found(rng, n, detector["ks_finder_efficiency"])
         ok &= (ev.ks_flight_mm > detector["ks_flight_mm"][0]) & (ev.ks_flight_mm < detector["ks_flight_mm"][1])
     m_ksys = mass(k_sys_lab)
     if mode in ("Kst0", "Kstp"):
@@ -135,14 +147,18 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     ok = np.ones(n, dtype=bool)
 
     # -------------------------------------------------------------------- photons
-    p_all = np.concatenate([ev.a_p4, ev.g_p4], axis=1)
+    # beam-background clusters [T] join the event's photons (parent "other", no sibling)
+    bb = detector["beam_background"]
+    bg_lab, bg_mask = det.beam_background_photons(rng, n, bb["mean_clusters"], bb["energy_scale_gev"])
+    n_bg = bg_mask.shape[1]
+    p_all = np.concatenate([ev.a_p4, ev.g_p4, det.lab_to_cm(bg_lab, beta)], axis=1)
     n_ph = p_all.shape[1]
-    mask_all = np.concatenate([np.ones((n, 2), bool), ev.g_mask], axis=1)
+    mask_all = np.concatenate([np.ones((n, 2), bool), ev.g_mask, bg_mask], axis=1)
     vertex = np.zeros((n, n_ph, 3))
     vertex[:, :2] = ev.a_vertex_mm[:, None, :]
-    split = np.concatenate([ev.a_parent == PARENT_SPLIT, ev.g_split], axis=1)
-    parent = np.concatenate([ev.a_parent, ev.g_parent], axis=1)
-    sibling = np.concatenate([ev.a_sibling, ev.g_sibling], axis=1)
+    split = np.concatenate([ev.a_parent == PARENT_SPLIT, ev.g_split, np.zeros((n, n_bg), bool)], axis=1)
+    parent = np.concatenate([ev.a_parent, ev.g_parent, np.full((n, n_bg), PARENT_OTHER, ev.g_parent.dtype)], axis=1)
+    sibling = np.concatenate([ev.a_sibling, ev.g_sibling, np.full((n, n_bg), -1, ev.g_sibling.dtype)], axis=1)
     ph = detect_photons(rng, det.cm_to_lab(p_all, beta), vertex, mask_all, split, detector)
     ph_cm = scale * det.lab_to_cm(ph["p4"], beta)
     det_ph = ph["detected"]
@@ -177,8 +193,11 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
         for g, t, p, i in ((g1_lab, th1, ph1, i1), (g2_lab, th2, ph2, i2))
     ]
     m_b = mass_gev("B+" if mode in ("Kp", "Kstp") else "B0")
+    # the fit's error model [T]: the K(*) covariance it assumes is the true one times
+    # kinfit_k_error_scale² (calibrated to Belle's σ_R by ``python -m alpscan.tune``)
+    fit_k_cov = detector["kinfit_k_error_scale"] ** 2 * k_sys_cov[ev_idx]
     fit = fit_b_mass_constraint(
-        k_sys_lab[ev_idx, 1:], m_ksys[ev_idx], k_sys_cov[ev_idx], gamma[0], gamma[1], m_b, full_cov=False
+        k_sys_lab[ev_idx, 1:], m_ksys[ev_idx], fit_k_cov, gamma[0], gamma[1], m_b, full_cov=False
     )
     chi2 = np.where(fit.converged, fit.chi2, np.inf)
     # best χ² per event (ties → first): sort by (event, χ²)
@@ -223,8 +242,10 @@ def reconstruct(rng, ev: TruthEvents, mode: str, beam: dict, detector: dict, box
     sig_mask = np.concatenate([ev.k_mask[sel_ev], np.ones((sel_ev.size, 2), bool)], axis=1)
     sig_charge = np.concatenate([ev.k_charge[sel_ev], np.zeros((sel_ev.size, 2), int)], axis=1)
     t_lab = det.cm_to_lab(ev.t_p4[sel_ev], beta)
-    t_det = ev.t_mask[sel_ev] & det.track_in_acceptance(
-        t_lab[..., 1:], *detector["track_theta_deg"], detector["track_pt_min_gev"]
+    t_det = (
+        ev.t_mask[sel_ev]
+        & det.track_in_acceptance(t_lab[..., 1:], *detector["track_theta_deg"], detector["track_pt_min_gev"])
+        & det.found(rng, t_lab.shape[:-1], detector["track_finding_efficiency"])
     )
     t_meas, _ = det.smear_tracks(rng, t_lab, np.where(ev.t_species[sel_ev] == det.KAON, m_k, m_pi))
     t_cm = scale * det.lab_to_cm(t_meas, beta)
