@@ -22,10 +22,11 @@ scan's windows (a few events above 2 GeV, thousands below 1 GeV).
     N >= 0, the correlation r of the bias with N/σ_Sig under each rule, and the mean bias
     in bins of N/σ_Sig.
 
-(3) With ``--run DIR`` (a completed run's directory), the scan points of DIR whose data
-    fit is negative get their toy study recomputed with the new rule (same seeds, same
-    toys count), and the toy bias of DIR (old rule) and the new one are compared: mean,
-    range, and correlation with the fitted yield/σ.
+(3) With ``--run DIR`` (a completed run made with the old rule, whose toy tables have
+    ``n_gen < 0`` where the data fit is negative), those scan points get their toy study
+    recomputed with the new rule (same seeds, same toy count), and the toy bias of DIR
+    (old rule) and the new one are compared: mean, range, and correlation with the fitted
+    yield/σ.
 
 Usage:  python benchmarks/toy_bias.py [--toys 4000] [--datasets 200] [--run /path/to/run]
 Prints tables and writes benchmarks/output/toy_bias.json.
