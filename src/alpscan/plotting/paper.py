@@ -365,9 +365,9 @@ def _poisson_interval(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-#: Combinatorial simulation samples (qq̄ continuum, generic BB̄): few, heavily weighted
-#: candidates above 1 GeV, drawn as a fitted shape there (see :func:`smoothed_exponential`).
-COMBINATORIAL_SAMPLES = CONTINUUM_SAMPLES + ("bb_charged", "bb_neutral")
+#: Simulation samples with few, heavily weighted selected candidates above 1 GeV (qq̄
+#: continuum, generic BB̄, X_sγ), drawn as a fitted shape there (:func:`smoothed_exponential`).
+SMOOTHED_SAMPLES = CONTINUUM_SAMPLES + ("bb_charged", "bb_neutral", "xsgamma")
 
 
 def _truncexp_cdf(lam: float, x: np.ndarray, lo: float, width: float) -> np.ndarray:
@@ -379,13 +379,16 @@ def _truncexp_cdf(lam: float, x: np.ndarray, lo: float, width: float) -> np.ndar
     return np.expm1(-a * t) / np.expm1(-a)
 
 
-def smoothed_exponential(m, w, lo: float, hi: float, edges) -> tuple[np.ndarray, np.ndarray, int]:
+def smoothed_exponential(m, w, lo: float, hi: float, edges, shape_from=None
+                         ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
     """Bin contents of an exponential fitted to weighted candidates, and their uncertainty.
 
-    The density ∝ exp(−λ(x − lo)) on ``[lo, hi]`` (λ of either sign) is fitted to the
-    candidates in the range by weighted maximum likelihood (the mean of x − lo fixes λ)
-    and normalised to their Σw.  The uncertainty per bin combines the normalisation
-    (√Σw²) and λ's (Fisher information of n_eff = (Σw)²/Σw² events) in quadrature.
+    The density ∝ exp(−λ(x − lo)) on ``[lo, hi]`` (λ of either sign) is fitted by
+    weighted maximum likelihood (the mean of x − lo fixes λ) to the candidates in the
+    range, or to ``shape_from = (m, w)`` when given (a pooled sample that fixes the shape),
+    and normalised to the Σw of ``(m, w)`` in the range.  The uncertainty per bin combines
+    the normalisation (√Σw²) and λ's (Fisher information of n_eff = (Σw)²/Σw² events of
+    the fitted sample) in quadrature.
 
     Returns
     -------
@@ -406,14 +409,17 @@ def smoothed_exponential(m, w, lo: float, hi: float, edges) -> tuple[np.ndarray,
         return zeros, zeros.copy(), 0
     width = hi - lo
     total, sumw2 = float(w.sum()), float(np.sum(w * w))
-    mean = float(np.sum(w * (m - lo)) / total) / width  # in units of the range, (0, 1)
+    ms, ws = (m, w) if shape_from is None else (np.asarray(a, dtype=float) for a in shape_from)
+    keep = (ms >= lo) & (ms <= hi) & (ws > 0)
+    ms, ws = ms[keep], ws[keep]
+    mean = float(np.sum(ws * (ms - lo)) / ws.sum()) / width  # in units of the range, (0, 1)
 
     def mean_of(a):  # mean of t = (x − lo)/width under exp(−a t) on [0, 1]
         return 0.5 if abs(a) < 1e-6 else 1.0 / a - 1.0 / np.expm1(a)
 
     bound = 60.0
     target = float(np.clip(mean, mean_of(bound) + 1e-9, mean_of(-bound) - 1e-9))
-    a = brentq(lambda v: mean_of(v) - target, -bound, bound) if m.size > 1 else 0.0
+    a = brentq(lambda v: mean_of(v) - target, -bound, bound) if ms.size > 1 else 0.0
     lam = a / width
     frac = np.diff(_truncexp_cdf(lam, edges, lo, width))
     contents = total * frac
@@ -422,7 +428,7 @@ def smoothed_exponential(m, w, lo: float, hi: float, edges) -> tuple[np.ndarray,
     dens = np.exp(-lam * (grid - lo))
     dens /= dens.sum()
     var_x = float(np.sum(dens * grid**2) - np.sum(dens * grid) ** 2)
-    n_eff = total**2 / sumw2
+    n_eff = float(ws.sum()) ** 2 / float(np.sum(ws * ws))
     sigma_lam = 1.0 / np.sqrt(max(n_eff * var_x, 1e-300))
     step = 1e-3 * max(abs(lam), 1.0 / width)
     dfrac = (np.diff(_truncexp_cdf(lam + step, edges, lo, width))
@@ -459,10 +465,11 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
         (log) keeps the continuum visible beside the π⁰ peak, which exceeds it by two
         orders of magnitude.
     smooth_above : float or None
-        In panels starting at or above this mass (GeV) the combinatorial samples (qq̄,
-        generic BB̄), a few heavily weighted candidates there, are drawn as an exponential
-        fitted to them per sample (:func:`smoothed_exponential`) with its uncertainty in
-        the band, instead of their histogram; ``None`` draws histograms everywhere.
+        In panels starting at or above this mass (GeV) the samples of
+        :data:`SMOOTHED_SAMPLES` (qq̄, generic BB̄, X_sγ), a few heavily weighted candidates
+        there, are drawn as one exponential shape fitted to all of them, normalised to each
+        sample's Σw (:func:`smoothed_exponential`), with its uncertainty in the band,
+        instead of their histograms; ``None`` draws histograms everywhere.
 
     Returns
     -------
@@ -478,10 +485,15 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
         raise ValueError(f"log_y has {len(logs)} entries for {len(ranges)} ranges")
     sim = sim or {}
     groups = group_sim(sim, mode, separate_other_b)
-    rest = group_sim({k: v for k, v in sim.items() if k not in COMBINATORIAL_SAMPLES}, mode,
+    rest = group_sim({k: v for k, v in sim.items() if k not in SMOOTHED_SAMPLES}, mode,
                      separate_other_b)
-    comb_group = {**{k: "qqbar" for k in CONTINUUM_SAMPLES}, "bb_charged": "BpBm",
-                  "bb_neutral": "B0B0bar"}
+    smoothed = {k: v for k, v in sim.items() if k in SMOOTHED_SAMPLES}
+    pooled = (np.concatenate([np.asarray(v[0], float).ravel() for v in smoothed.values()] or [[]]),
+              np.concatenate([np.asarray(v[1], float).ravel() for v in smoothed.values()] or [[]]))
+    # the stack group of each smoothed sample (group_sim's assignment)
+    sample_group = {k: next(g for g, (_, w) in group_sim({k: ([1.0], [1.0])}, mode,
+                                                          separate_other_b).items() if w.sum())
+                    for k in smoothed}
     data = None if data_m is None else np.asarray(data_m, dtype=float).ravel()
     if data is not None:
         data = data[np.isfinite(data)]
@@ -497,9 +509,9 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
             sumw2 += np.histogram(m, edges, weights=w * w)[0]
             n_raw += int(np.sum((m >= lo) & (m <= hi)))
             if smooth:
-                for name in COMBINATORIAL_SAMPLES:
-                    if comb_group[name] == group and name in sim:
-                        c, e, n = smoothed_exponential(*sim[name], lo, hi, edges)
+                for name, (ms, ws) in smoothed.items():
+                    if sample_group[name] == group:
+                        c, e, n = smoothed_exponential(ms, ws, lo, hi, edges, shape_from=pooled)
                         h, sumw2, n_raw = h + c, sumw2 + e**2, n_raw + n
             name, colour = GROUPS[group]
             ax.stairs(bottom + h, edges, baseline=bottom.copy(), fill=True, color=colour,
@@ -510,7 +522,7 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
             ax.stairs(bottom + err, edges, baseline=np.clip(bottom - err, 0.0, None), fill=False,
                       hatch="////", lw=0, color="0.35",
                       label=f"sim. unc. ({n_raw} cand.)"
-                      + ("\n" + r"$q\bar{q}$, $B\bar{B}$: exp. fit" if smooth else ""))
+                      + ("\n" + r"$q\bar{q}$, $B\bar{B}$, $X_s\gamma$: exp. fit" if smooth else ""))
         n_data = 0
         top = bottom + err
         if data is not None:
