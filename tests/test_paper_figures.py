@@ -244,3 +244,32 @@ def test_missing_column_is_a_clear_error():
     with pytest.raises(ValueError, match="significance"):
         paper.plot_scan({"Kp": scan_frame(0).drop(columns="significance")}, VETOES)
     plt.close("all")
+
+
+def test_mgg_combinatorial_shape_above_1gev_is_a_fit():
+    """Issue 19: above 1 GeV a few heavy combinatorial candidates are drawn as a fitted
+    exponential (normalised to their Σw, every bin filled, band from √Σw² and the slope)."""
+    rng = np.random.default_rng(8)
+    edges = np.linspace(1.0, 4.5, 71)
+    # many events: the slope is recovered
+    m = 1.0 + rng.exponential(0.8, 20000)
+    c, e, n = paper.smoothed_exponential(m, np.full(m.size, 0.5), 1.0, 4.5, edges)
+    inside = m <= 4.5
+    assert n == inside.sum() and c.sum() == pytest.approx(0.5 * inside.sum())
+    expect = 0.5 * np.histogram(m, edges)[0]
+    assert np.all(np.abs(c - expect)[:20] < 4 * np.sqrt(0.25 * np.maximum(expect[:20] / 0.5, 1)))
+    # ten candidates of weight 2.4: a smooth, falling shape with a large band, no empty bin
+    few = 1.0 + rng.exponential(0.8, 10)
+    c, e, n = paper.smoothed_exponential(few, np.full(10, 2.4), 1.0, 4.5, edges)
+    assert n == np.count_nonzero(few <= 4.5) and np.all(c > 0) and np.all(np.diff(c) < 0)
+    assert c.sum() == pytest.approx(2.4 * n)
+    assert np.all(e >= (1 - 1e-9) * c / np.sqrt(n))  # at least the 1/√N normalisation
+    fig = paper.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
+                               ranges=((1.0, 4.5),), n_bins=70)
+    qq = [p for p in fig.axes[0].patches if p.get_label() == paper.GROUPS["qqbar"][0]][0]
+    assert np.all(qq.get_data().values > 0)
+    raw = paper.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
+                               ranges=((1.0, 4.5),), n_bins=70, smooth_above=None)
+    qq_raw = [p for p in raw.axes[0].patches if p.get_label() == paper.GROUPS["qqbar"][0]][0]
+    assert np.count_nonzero(qq_raw.get_data().values) <= 10
+    assert qq.get_data().values.sum() == pytest.approx(qq_raw.get_data().values.sum())

@@ -5,6 +5,8 @@ and objective as :func:`alpscan.fitting.window_fit.fit_window`.
 
 * :func:`sample_toys` draws pseudo-datasets from the total fitted density λ(x) of a
   :class:`~alpscan.fitting.window_model.WindowModel` at parameters θ (Poisson(ν) events each).
+* :func:`generation_theta` chooses the generator of a point's toys from the data: the
+  fitted pdf with a non-negative signal yield (the paper's Poisson signal yield).
 * :func:`toy_study` generates and fits toys in batches and summarises the fitted signal
   yields: its width σ_Sig, the bias and the pulls (the paper's toy study).
 * :func:`profile_nll` tabulates the profiled ``-ln L`` versus a fixed signal yield in one
@@ -31,6 +33,8 @@ __all__ = [
     "SamplingTable",
     "sampling_table",
     "sample_toys",
+    "ToyGenerator",
+    "generation_theta",
     "ToyStudy",
     "toy_study",
     "profile_nll",
@@ -394,6 +398,79 @@ def toy_study(
         _concat(n_ev, np.int64),
         _concat(bound, bool),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The generator of a point's toys
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ToyGenerator:
+    """Generation parameters of the toys of one window (see :func:`generation_theta`).
+
+    Attributes
+    ----------
+    theta : numpy.ndarray or None
+        ``(K,)`` internal parameters the toys are generated at (events); None when the
+        data fit that defines them did not converge (no toy study for this point).
+    n_fit_data : float
+        Signal yield of the free fit to the data (events; NaN if it failed).
+    clipped : bool
+        True when the free fit's yield was negative and the toys are generated from
+        the fit with ``n_sig = 0`` (the background-only fit of the same data).
+    """
+
+    theta: np.ndarray | None
+    n_fit_data: float
+    clipped: bool
+
+
+def generation_theta(model: WindowModel, x, weights=None, tol: float = 1e-10) -> ToyGenerator:
+    """The pdf a scan point's toys are generated from: the maximum-likelihood fit of the
+    data with a non-negative signal yield.
+
+    The paper generates its pseudo-datasets "using the fitted p.d.f. and the Poisson
+    distribution of signal and background yield obtained from the fit"; a Poisson
+    distribution needs a non-negative mean, so the signal yield the toys are generated
+    with is ``N_gen = max(N_fit, 0)``:
+
+    * ``N_fit >= 0``: the free fit (every yield and the background shape as fitted);
+    * ``N_fit < 0``: the fit with ``n_sig = 0``, i.e. the maximum of the likelihood on
+      the allowed side (for a likelihood concave in ``n_sig`` it lies at the edge).
+      Setting only ``n_sig`` of the free fit to 0 instead would keep the background
+      that the free fit had raised under the peak to compensate the negative signal,
+      and the toys would carry an excess that the data do not have.
+
+    Generating at a negative yield (the free fit as it is) puts the toys at the fit's
+    positivity edge: the density under the peak is near 0, toys fluctuating down cannot
+    be fitted lower than the edge and toys fluctuating up can, so their mean comes out
+    above ``N_gen`` (``benchmarks/toy_bias.py`` measures it).
+
+    Parameters
+    ----------
+    model : WindowModel
+        Window model.
+    x : array_like
+        Data masses (GeV); those outside the window are dropped.
+    weights : array_like or None, optional
+        Event weights.
+    tol : float, optional
+        Convergence tolerance of the two fits.
+
+    Returns
+    -------
+    ToyGenerator
+    """
+    free, null = fit_dataset(model, x, weights=weights, tol=tol)
+    if not bool(free.converged[0]):
+        return ToyGenerator(None, float("nan"), False)
+    n_fit = float(free.n_sig[0])
+    if n_fit >= 0.0:
+        return ToyGenerator(np.array(free.theta[0], dtype=float), n_fit, False)
+    if not bool(null.converged[0]):
+        return ToyGenerator(None, n_fit, True)
+    theta = np.array(null.theta[0], dtype=float)
+    theta[0] = 0.0
+    return ToyGenerator(theta, n_fit, True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from alpscan.fitting.scan import PeakingSpec, point_window
 from alpscan.fitting.signal_model import SignalModel, longlived_ratio
-from alpscan.fitting.toys import asimov_data, fit_dataset, toy_study
+from alpscan.fitting.toys import asimov_data, fit_dataset, generation_theta, toy_study
 from alpscan.physics.alp import br_b_to_k_a, ctau_a_mm
 from alpscan.stats.limits import (
     ProfileCurve,
@@ -97,7 +97,9 @@ def toy_table(
     terminal, so logs of batch and cluster jobs stay clean).
 
     The data in the window are fitted with the batched fitter; ``n_toys`` pseudo-data
-    sets are drawn from that fitted pdf (Poisson-fluctuated total yield) and refitted.
+    sets are drawn from the fitted pdf with a non-negative signal yield (Poisson-fluctuated
+    total yield; where the free fit's yield is negative, the fit with ``n_sig = 0``, see
+    :func:`alpscan.fitting.toys.generation_theta`) and refitted.
     ``bias`` = mean(N_fit − N_gen)/σ_Sig with σ_Sig the spread of the toy fits (see
     :func:`alpscan.fitting.toys.toy_study`); a point whose data fit did not converge gets
     ``fit_ok = False`` and NaN bias (never used: its limits are NaN too).
@@ -106,7 +108,8 @@ def toy_table(
     -------
     pandas.DataFrame
         ``m_a``, ``n_gen``, ``bias``, ``sigma_sig``, ``pull_mean``, ``pull_width``,
-        ``n_toys``, ``n_toys_ok``, ``fit_ok``.
+        ``n_toys``, ``n_toys_ok``, ``fit_ok``, ``n_fit_data`` (the free fit's yield) and
+        ``gen_clipped`` (toys generated at ``n_sig = 0`` because it was negative).
     """
     m = np.asarray(m_data, dtype=float)
     m = m[np.isfinite(m)]
@@ -116,15 +119,16 @@ def toy_table(
     windows = _windows(points, model, peaking, window_width_factor)
     bar = tqdm(windows, total=np.size(points), desc=f"toys {mode}", disable=not progress, leave=False)
     for m_pt, wm in bar:
-        free, _ = fit_dataset(wm, _in(m, wm.lo, wm.hi))
-        row = {"m_a": m_pt, "n_toys": int(n_toys)}
-        if not bool(free.converged[0]):
+        gen = generation_theta(wm, _in(m, wm.lo, wm.hi))
+        row = {"m_a": m_pt, "n_toys": int(n_toys), "n_fit_data": gen.n_fit_data,
+               "gen_clipped": gen.clipped}  # fmt: skip
+        if gen.theta is None:
             rows.append({**row, "n_gen": np.nan, "bias": np.nan, "sigma_sig": np.nan,
                          "pull_mean": np.nan, "pull_width": np.nan, "n_toys_ok": 0,
                          "fit_ok": False})  # fmt: skip
             continue
         rng = np.random.default_rng(point_seed(seed, mode, m_pt))
-        study = toy_study(rng, wm, free.theta[0], int(n_toys))
+        study = toy_study(rng, wm, gen.theta, int(n_toys))
         rows.append({
             **row, "n_gen": float(study.n_gen), "bias": float(study.bias),
             "sigma_sig": float(study.sigma_sig), "pull_mean": float(study.pull_mean),
@@ -132,7 +136,8 @@ def toy_table(
             "fit_ok": True,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["m_a", "n_toys", "n_gen", "bias", "sigma_sig", "pull_mean",
-                                       "pull_width", "n_toys_ok", "fit_ok"])  # fmt: skip
+                                       "pull_width", "n_toys_ok", "fit_ok", "n_fit_data",
+                                       "gen_clipped"])  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
