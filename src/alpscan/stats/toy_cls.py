@@ -795,14 +795,10 @@ def toy_limits(
 
     Parameters
     ----------
-    model : WindowModel
-        Window model of the scan point.
-    x : array_like
-        Observed masses (GeV).
     s_range : (float, float)
         First and last tested yield of the initial grid (events, 0 < lo < hi).
-    cl, sigma_eff, n_toys, rng
-        As for :func:`toy_upper_limit`.
+    model, x, cl, sigma_eff, n_toys, rng
+        As for :func:`toy_upper_limit` (window model, observed masses in GeV, ...).
     n_points : int, optional
         Points of the initial grid (≥ 3).
 
