@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["build_summary", "validate_summary", "limit_summary", "clean_json", "failed_fits",
-           "n_failed_fits"]
+           "n_failed_fits", "point_methods"]
 
 
 def clean_json(obj):
@@ -83,6 +83,26 @@ def limit_summary(table: pd.DataFrame, prefix: str) -> dict:
         "exp_median_min": exp.min() if len(exp) else None,
         "exp_median_max": exp.max() if len(exp) else None,
         "obs_above_2gev_max": above.max() if len(above) else None,
+    }
+
+
+def point_methods(table: pd.DataFrame) -> dict:
+    """Per-point limit bookkeeping of a §11 scan table: points with finite observed and
+    expected limits, points per CLs method, points without limits counted by cause, and
+    the fallbacks used (``limit_status`` other than ``ok``)."""
+    ok = table["fit_ok"].astype(bool) if "fit_ok" in table.columns else pd.Series(False, table.index)
+    status = table["limit_status"] if "limit_status" in table.columns else pd.Series("", table.index)
+    method = table["cls_method"] if "cls_method" in table.columns else pd.Series("none", table.index)
+
+    def counts(s: pd.Series) -> dict:
+        return {str(k): int(v) for k, v in s.value_counts().sort_index().items()}
+
+    return {
+        "n_points": int(len(table)),
+        "n_with_limits": int(ok.sum()),
+        "cls_method": counts(method[ok]),
+        "failures_by_cause": counts(status[~ok]),
+        "fallbacks": counts(status[ok & (status != "ok")]),
     }
 
 
@@ -180,6 +200,7 @@ def build_summary(
         "limits": {
             "branching_fraction": {mode: limit_summary(t, "br_ul") for mode, t in scans.items()},
             "gaw": limit_summary(gaw, "gaw_ul"),
+            "points": {mode: point_methods(t) for mode, t in scans.items()},
             **({} if toy_cls is None else {"toy_cls": toy_cls.to_dict(orient="records")}),
         },
         "calibration": _calibration(closure),

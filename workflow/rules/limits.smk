@@ -29,6 +29,7 @@ rule limits_mode:
         ),
         lumi_on_fb=config["luminosity"]["on_resonance_fb"],
         limits=config["limits"],
+        seed=config["seed"],
         n_toys=config["toys"]["n_toys"],
         window_width_factor=config["scan"]["window_width_factor"],
         code=code_hash("limits_mode"),

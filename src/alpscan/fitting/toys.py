@@ -424,7 +424,9 @@ class ToyGenerator:
     clipped: bool
 
 
-def generation_theta(model: WindowModel, x, weights=None, tol: float = 1e-10) -> ToyGenerator:
+def generation_theta(
+    model: WindowModel, x, weights=None, tol: float = 1e-10, max_iter: int = 50
+) -> ToyGenerator:
     """The pdf a scan point's toys are generated from: the maximum-likelihood fit of the
     data with a non-negative signal yield.
 
@@ -455,12 +457,14 @@ def generation_theta(model: WindowModel, x, weights=None, tol: float = 1e-10) ->
         Event weights.
     tol : float, optional
         Convergence tolerance of the two fits.
+    max_iter : int, optional
+        Newton iterations allowed to each fit.
 
     Returns
     -------
     ToyGenerator
     """
-    free, null = fit_dataset(model, x, weights=weights, tol=tol)
+    free, null = fit_dataset(model, x, weights=weights, tol=tol, max_iter=max_iter)
     if not bool(free.converged[0]):
         return ToyGenerator(None, float("nan"), False)
     n_fit = float(free.n_sig[0])
@@ -529,7 +533,7 @@ def profile_nll(
 
 
 def fit_dataset(
-    model: WindowModel, x, weights=None, tol: float = 1e-10
+    model: WindowModel, x, weights=None, tol: float = 1e-10, max_iter: int = 50
 ) -> tuple[BatchFit, BatchFit]:
     """Free fit and null fit (``n_sig = 0``) of one dataset.
 
@@ -543,6 +547,9 @@ def fit_dataset(
         Event weights, same length as ``x``.
     tol : float, optional
         Convergence tolerance.
+    max_iter : int, optional
+        Newton iterations allowed to each fit (sparse windows crowded at the positivity
+        edge can need more than the default 50).
 
     Returns
     -------
@@ -551,8 +558,9 @@ def fit_dataset(
         ``sign(n_sig)·√(2·max(null.nll − free.nll, 0))``.
     """
     basis, offsets, w = _repeat_dataset(model, x, weights, 1)
-    free = fit_batch(model, basis, offsets, weights=w, tol=tol)
-    null = fit_batch(model, basis, offsets, weights=w, n_sig_fixed=[0.0], tol=tol)
+    free = fit_batch(model, basis, offsets, weights=w, tol=tol, max_iter=max_iter)
+    null = fit_batch(model, basis, offsets, weights=w, n_sig_fixed=[0.0], tol=tol,
+                     max_iter=max_iter)  # fmt: skip
     return free, null
 
 

@@ -880,6 +880,19 @@ def finish_gaw_axes(fig, ax, drawn: int, vetoes, right: str, *, legend_size: str
 # --------------------------------------------------------------------------- appendix
 
 
+def _mark_toy_points(ax, frame: pd.DataFrame, label: bool = True) -> int:
+    """Ticks along the bottom of ``ax`` at the masses whose limits are toy-based
+    (``cls_method == "toys"``); the others are asymptotic.  Returns their number."""
+    if "cls_method" not in frame.columns:
+        return 0
+    x = _num(frame, "m_a")[frame["cls_method"].to_numpy() == "toys"]
+    if x.size:
+        ax.plot(x, np.full(x.size, 0.03), "|", color="tab:blue", ms=6, mew=0.8,
+                transform=ax.get_xaxis_transform(), clip_on=False,
+                label="toy-based CLs" if label else None)  # fmt: skip
+    return int(x.size)
+
+
 def plot_br_limits(scans: dict, *, vetoes=()):
     """90 % CL upper limits on the branching fraction vs m_a, one panel per mode.
 
@@ -888,7 +901,8 @@ def plot_br_limits(scans: dict, *, vetoes=()):
     scans : dict
         ``{mode: DataFrame}`` with ``m_a`` (GeV), ``br_ul_obs``, ``br_ul_exp`` and
         ``br_ul_exp_m2/m1/p1/p2`` (dimensionless); rows with ``fit_ok`` False and non-finite or
-        non-positive limits are left out.
+        non-positive limits are left out.  With a ``cls_method`` column the points
+        with toy-based CLs are marked by ticks along the bottom of the panel.
     vetoes : sequence of (float, float)
         Veto windows in GeV: shaded, and the curves are broken there.
 
@@ -913,6 +927,7 @@ def plot_br_limits(scans: dict, *, vetoes=()):
         else:
             _require(frame, cols, f"scan {mode}")
             drawn = _limit_bands(ax, frame[_fit_ok(frame)], "br_ul", vetoes)
+            _mark_toy_points(ax, frame[_fit_ok(frame)], label=i == 0)
             if drawn == 0:
                 _note(ax, "no finite limits")
         _log_y(ax, drawn, default=(1e-8, 1e-5))

@@ -16,13 +16,16 @@ from tqdm import tqdm
 
 from alpscan.fitting.scan import PeakingSpec, point_window
 from alpscan.fitting.signal_model import SignalModel, longlived_ratio
-from alpscan.fitting.toys import asimov_data, fit_dataset, generation_theta, toy_study
+from alpscan.fitting.toys import asimov_data, generation_theta, toy_study
 from alpscan.physics.alp import br_b_to_k_a, ctau_a_mm
 from alpscan.stats.limits import (
+    FIT_MAX_ITER,
     ProfileCurve,
     combined_limits,
-    profile_curve,
+    null_fit,
+    profile_curve_status,
     profile_grid,
+    single_fit,
     yield_limits,
 )
 
@@ -34,6 +37,8 @@ __all__ = [
     "toy_table",
     "profile_grid",
     "limits_table",
+    "limit_failures",
+    "wants_toys",
     "SCAN_COLUMNS",
     "GAW_COLUMNS",
     "toy_cls_points",
@@ -119,7 +124,7 @@ def toy_table(
     windows = _windows(points, model, peaking, window_width_factor)
     bar = tqdm(windows, total=np.size(points), desc=f"toys {mode}", disable=not progress, leave=False)
     for m_pt, wm in bar:
-        gen = generation_theta(wm, _in(m, wm.lo, wm.hi))
+        gen = generation_theta(wm, _in(m, wm.lo, wm.hi), max_iter=FIT_MAX_ITER)
         row = {"m_a": m_pt, "n_toys": int(n_toys), "n_fit_data": gen.n_fit_data,
                "gen_clipped": gen.clipped}  # fmt: skip
         if gen.theta is None:
@@ -143,10 +148,84 @@ def toy_table(
 # ---------------------------------------------------------------------------------------
 # Limits per mode
 # ---------------------------------------------------------------------------------------
+#: Causes of a point without a finite limit (``limit_status`` of the §11 table and
+#: ``limit_failures`` of ``summary.json``), besides the profile failures of
+#: :class:`~alpscan.stats.limits.CurveStatus`.
+ZERO_EFFICIENCY = "zero efficiency"
+
+
+def _asymptotic_point(wm, x, *, bias_events, sigma_eff, cl, n_profile_points):
+    """Asymptotic limits (events) of one window, its curves and a status string.
+
+    Returns ``(LimitResult or None, observed curve, Asimov curve, status)``; status is
+    ``"ok"``, a fallback note (``free fit from profile``, ``n profile points dropped``,
+    ``null fit from free start``) or the cause of the failure.
+    """
+    notes = []
+    obs, st_obs = profile_curve_status(wm, x, None, n_profile_points)
+    if obs is None:
+        return None, None, None, f"observed {st_obs.cause}"
+    if st_obs.free_fit != "ok":
+        notes.append("free fit from profile")
+    free = single_fit(wm, x)
+    null = null_fit(wm, x, free=free)
+    if not bool(null.converged[0]):
+        return None, obs, None, "null fit failed"
+    try:
+        xa, wa = asimov_data(wm, null.theta[0])
+    except ValueError:
+        return None, obs, None, "Asimov density negative"
+    asi, st_asi = profile_curve_status(wm, xa, wa, n_profile_points)
+    if asi is None:
+        return None, obs, None, f"Asimov {st_asi.cause}"
+    n_drop = st_obs.n_dropped + st_asi.n_dropped
+    if n_drop:
+        notes.append(f"{n_drop} profile points dropped")
+    bias = bias_events if np.isfinite(bias_events) else 0.0
+    if not np.isfinite(bias_events):
+        notes.append("no toy bias")
+    res = yield_limits(obs, asi, bias_events=bias, sigma_eff=sigma_eff, cl=cl)
+    if not _finite(res):
+        return None, obs, asi, "asymptotic CLs did not cross"
+    return res, obs, asi, "; ".join(notes) or "ok"
+
+
+def _finite(res) -> bool:
+    return res is not None and bool(np.all(np.isfinite([res.observed, *res.expected])))
+
+
+def _toy_point(wm, x, asym, *, hybrid, sigma_eff, cl, seed, mode, m_pt):
+    """Toy-based limits (events) of one window; the grid spans the asymptotic limits."""
+    from alpscan.stats.toy_cls import _fallback_guess, toy_limits
+
+    if _finite(asym):
+        lo = 0.5 * min(asym.observed, asym.expected[0])
+        hi = 2.0 * max(asym.observed, asym.expected[-1]) + 1.0
+    else:
+        hi = 2.0 * _fallback_guess(wm, wm.select(x)[0])
+        lo = 0.2 * hi
+    lo = max(lo, 0.05)
+    rng = point_seed(seed + 2, mode, m_pt)
+    return toy_limits(wm, x, s_range=(lo, max(hi, 2.0 * lo)), cl=cl, sigma_eff=sigma_eff,
+                      n_toys=int(hybrid["n_toys"]), rng=rng, n_points=int(hybrid["n_points"]))
+
+
+def wants_toys(n_events: int, m_a: float, sigma_r: float, hybrid: Mapping | None) -> bool:
+    """Whether a point gets toy-based CLs: fewer than ``hybrid["max_events"]`` events in
+    its window, or a mass of ``hybrid["masses_gev"]`` within σ_R of it."""
+    if not hybrid:
+        return False
+    if n_events < int(hybrid["max_events"]):
+        return True
+    named = np.asarray(hybrid.get("masses_gev", []), dtype=float)
+    return bool(named.size and np.any(np.abs(named - m_a) <= 0.5 * sigma_r))
+
+
 def limits_table(
     m_data, fits: pd.DataFrame, toys: pd.DataFrame, model: SignalModel,
     peaking: PeakingSpec | None, *, mode: str, window_width_factor: float, n_bb: float,
     f_b: float, sigma_eff: float, cl: float, n_profile_points: int,
+    hybrid: Mapping | None = None, seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """CLs limits of every scan point of one mode, and the profile curves behind them.
 
@@ -167,6 +246,12 @@ def limits_table(
         Relative efficiency uncertainty (0.223) and confidence level (0.9).
     n_profile_points : int
         Grid points of each profile curve.
+    hybrid : mapping or None
+        Toy-based CLs (``limits.hybrid`` of the config): ``max_events`` (points whose
+        window holds fewer events get toys), ``masses_gev`` (points within σ_R/2 of these
+        masses too), ``n_toys``, ``n_points``.  None: asymptotic everywhere.
+    seed : int
+        Master seed (the toys of a point are seeded by (seed, mode, m_a)).
 
     Returns
     -------
@@ -174,8 +259,12 @@ def limits_table(
         The output-contract table (:data:`SCAN_COLUMNS`, then diagnostics): ``bias`` in
         units of σ_Sig, ``n_sig_corrected = n_sig − bias·σ_Sig``, limits on
         B(B → K(*)a)·B(a → γγ) (the K⁰ mode: B(B⁰ → K⁰a), sub-decays in ε).
-        ``fit_ok`` is False where the scan fit, the toy fit or a profile failed; limits
-        are NaN there.
+        The limits come from fits of their own (batched fitter, with fallbacks, see
+        :func:`alpscan.stats.limits.profile_curve_status`), so a failed scan fit
+        (``scan_fit_ok``) does not cost the limit.  ``cls_method`` is ``asymptotic`` or
+        ``toys`` (observed and expected from the same method); a point whose asymptotic
+        limits fail gets toys as well.  ``fit_ok`` is True where every limit is finite,
+        ``limit_status`` says ``ok``, which fallback was used, or why a limit is missing.
     profiles : pandas.DataFrame
         Per point: ``m_a``, ``efficiency``, ``k_events_per_br`` (2 N_BB̄ f ε),
         ``bias_events``, the observed and Asimov curves (``*_grid``, ``*_nll`` lists,
@@ -195,18 +284,25 @@ def limits_table(
         bias = float(toy["bias"]) if bool(toy["fit_ok"]) else nan
         bias_events = bias * float(toy["sigma_sig"]) if np.isfinite(bias) else nan
         x = _in(m, wm.lo, wm.hi)
-        ok = bool(fit["fit_ok"]) and bool(toy["fit_ok"]) and k > 0
-        obs = asi = None
-        if ok:
-            obs = profile_curve(wm, x, None, n_profile_points)
-            null = fit_dataset(wm, x)[1]
-            xa, wa = asimov_data(wm, null.theta[0])
-            asi = profile_curve(wm, xa, wa, n_profile_points) if bool(null.converged[0]) else None
-            ok = obs is not None and asi is not None
-        lim = {}
-        if ok:
-            res = yield_limits(obs, asi, bias_events=bias_events, sigma_eff=sigma_eff, cl=cl)
-            lim = res.scaled(1.0 / k).as_dict("br_ul")
+        asym, obs, asi, status = _asymptotic_point(
+            wm, x, bias_events=bias_events, sigma_eff=sigma_eff, cl=cl,
+            n_profile_points=n_profile_points,
+        )  # fmt: skip
+        res, method = asym, "asymptotic"
+        if wants_toys(x.size, m_pt, float(fit["sigma_r"]), hybrid) or (hybrid and asym is None):
+            try:
+                res = _toy_point(wm, x, asym, hybrid=hybrid, sigma_eff=sigma_eff, cl=cl,
+                                 seed=seed, mode=mode, m_pt=m_pt).result  # fmt: skip
+                method = "toys"
+                if asym is None:
+                    status = f"toys after asymptotic failure ({status})"
+            except RuntimeError as err:
+                status = f"{status}; toys failed: {err}" if asym is None else f"toys failed: {err}"
+                res = asym
+        if not (k > 0):
+            status, res = ZERO_EFFICIENCY, None
+        ok = _finite(res)
+        lim = res.scaled(1.0 / k).as_dict("br_ul") if ok else {}
         n_sig = float(fit["n_sig"])
         rows.append({
             "m_a": m_pt, "sigma_l": float(fit["sigma_l"]), "sigma_r": float(fit["sigma_r"]),
@@ -214,14 +310,26 @@ def limits_table(
             "significance": float(fit["significance"]), "bias": bias,
             "n_sig_corrected": n_sig - bias_events if np.isfinite(bias_events) else nan,
             **{c: lim.get(c, nan) for c in SCAN_COLUMNS if c.startswith("br_ul")},
-            "fit_ok": ok, "n_events": int(x.size), "window_lo": wm.lo, "window_hi": wm.hi,
+            "fit_ok": ok, "cls_method": method if ok else "none", "limit_status": status,
+            "scan_fit_ok": bool(fit["fit_ok"]), "n_events": int(x.size), "window_lo": wm.lo,
+            "window_hi": wm.hi,
         })  # fmt: skip
+        prof_ok = obs is not None and asi is not None and k > 0
         prof.append({
-            "m_a": m_pt, "efficiency": eff, "k_events_per_br": k, "bias_events": bias_events,
-            "sigma_r": float(fit["sigma_r"]), "ok": ok,
-            **_curve_columns("obs", obs), **_curve_columns("asimov", asi),
+            "m_a": m_pt, "efficiency": eff, "k_events_per_br": k,
+            "bias_events": bias_events if np.isfinite(bias_events) else 0.0,
+            "sigma_r": float(fit["sigma_r"]), "ok": prof_ok,
+            **_curve_columns("obs", obs if prof_ok else None),
+            **_curve_columns("asimov", asi if prof_ok else None),
         })  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(prof)
+
+
+def limit_failures(scan: pd.DataFrame) -> dict[str, int]:
+    """Points without finite limits counted by cause (``limit_status``) in a §11 table
+    of :func:`limits_table` (empty when every point has its limits)."""
+    bad = scan[~scan["fit_ok"].astype(bool)]
+    return {str(k): int(v) for k, v in bad["limit_status"].value_counts().sort_index().items()}
 
 
 def _curve_columns(prefix: str, c: ProfileCurve | None) -> dict:

@@ -13,7 +13,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import minimize_scalar
 
-from alpscan.fitting.toys import fit_dataset, profile_nll
+from alpscan.fitting.batched import fit_batch
+from alpscan.fitting.toys import profile_nll
 from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.cls import LimitResult, asymptotic_limits
 
@@ -21,6 +22,10 @@ __all__ = [
     "ProfileCurve",
     "profile_grid",
     "profile_curve",
+    "profile_curve_status",
+    "CurveStatus",
+    "single_fit",
+    "null_fit",
     "profile_theta",
     "yield_limits",
     "combined_limits",
@@ -101,24 +106,110 @@ def profile_grid(n_hat: float, n_err: float, n_events: float, n_points: int) -> 
     return np.linspace(lo, hi, int(n_points))
 
 
+#: Newton iterations allowed for the single-dataset fits of a limit (barrier-limited
+#: fits of sparse windows need ~100; fit_batch's default is 50).
+FIT_MAX_ITER = 500
+#: Smallest fraction of the profile grid that must converge for a usable curve.
+_MIN_GRID_FRACTION = 0.5
+
+
+def single_fit(model: WindowModel, x, weights=None, n_fixed: float | None = None, start=None):
+    """Free (``n_fixed=None``) or conditional fit of one dataset by the batched fitter,
+    with :data:`FIT_MAX_ITER` iterations; ``start`` an optional internal θ row.  Returns
+    the size-1 :class:`~alpscan.fitting.batched.BatchFit`."""
+    xs, ws = model.select(x, weights)
+    fixed = None if n_fixed is None else [float(n_fixed)]
+    st = None if start is None else np.asarray(start, dtype=float)[None, :]
+    return fit_batch(model, model.basis(xs), [0, xs.size], weights=ws, n_sig_fixed=fixed,
+                     start=st, max_iter=FIT_MAX_ITER)  # fmt: skip
+
+
+def null_fit(model: WindowModel, x, weights=None, free=None):
+    """Background-only fit (``n_sig = 0``) of one dataset: from fit_batch's default start,
+    then (if that fails) from the free fit with ``n_sig`` set to 0.  Returns the size-1
+    BatchFit (check ``converged``)."""
+    null = single_fit(model, x, weights, 0.0)
+    if not bool(null.converged[0]) and free is not None and bool(free.converged[0]):
+        start = free.theta[0].copy()
+        start[0] = 0.0
+        null = single_fit(model, x, weights, 0.0, start=start)
+    return null
+
+
+@dataclass(frozen=True)
+class CurveStatus:
+    """How a profile curve was obtained (:func:`profile_curve_status`).
+
+    ``free_fit``: ``"ok"`` (converged free fit) or ``"profile_minimum"`` (free fit
+    failed; n̂ and −ln L(n̂) from the minimum of the profile itself); ``n_dropped``:
+    grid points whose conditional fit failed and were left out; ``cause``: why no curve
+    could be built (``""`` when it was).
+    """
+
+    free_fit: str
+    n_dropped: int
+    cause: str
+
+
+def _profile_minimum(model, x, weights, n_events, n_points):
+    """n̂ and −ln L(n̂) from the profile alone: a wide grid, then a bounded Brent search
+    between the neighbours of its smallest converged value (each step one fit)."""
+    sig = np.sqrt(n_events + 1.0) + 1.0
+    grid = np.linspace(-3.0 * sig, 3.0 * sig + 3.0, int(n_points))
+    nll = profile_nll(model, x, grid, weights=weights, max_iter=FIT_MAX_ITER)
+    if not np.any(np.isfinite(nll)):
+        return None
+    j = int(np.nanargmin(nll))
+    lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
+
+    def f(n):
+        v = profile_nll(model, x, [n], weights=weights, max_iter=FIT_MAX_ITER)[0]
+        return float(v) if np.isfinite(v) else float(nll[j]) + 1e3
+
+    res = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6 * sig})
+    if res.fun <= nll[j]:
+        return float(res.x), float(res.fun), sig
+    return float(grid[j]), float(nll[j]), sig
+
+
+def profile_curve_status(model: WindowModel, x, weights=None, n_points: int = 48):
+    """:func:`profile_curve` and its :class:`CurveStatus` (curve None when it failed).
+
+    Robust against the failures of sparse windows at the positivity edge: the fits get
+    :data:`FIT_MAX_ITER` iterations; a free fit that still fails is replaced by the
+    minimum of the profile; grid points whose conditional fit fails are left out
+    (the PCHIP curve bridges them) as long as at least half of the grid converged.
+    """
+    free = single_fit(model, x, weights)
+    n_events = float(np.size(x)) if weights is None else float(np.sum(weights))
+    if bool(free.converged[0]):
+        n_hat, nll_hat, err = float(free.n_sig[0]), float(free.nll[0]), float(free.n_sig_err[0])
+        how = "ok"
+    else:
+        found = _profile_minimum(model, x, weights, n_events, n_points)
+        if found is None:
+            return None, CurveStatus("failed", 0, "free fit and profile failed")
+        n_hat, nll_hat, err = found
+        how = "profile_minimum"
+    grid = profile_grid(n_hat, err, n_events, n_points)
+    nll = profile_nll(model, x, grid, weights=weights, max_iter=FIT_MAX_ITER)
+    good = np.isfinite(nll)
+    n_drop = int(np.count_nonzero(~good))
+    if good.sum() < max(3, _MIN_GRID_FRACTION * grid.size):
+        return None, CurveStatus(how, n_drop, "profile fits failed")
+    curve = ProfileCurve(grid[good], nll[good], n_hat, min(nll_hat, float(np.min(nll[good]))))
+    return curve, CurveStatus(how, n_drop, "")
+
+
 def profile_curve(model: WindowModel, x, weights=None, n_points: int = 48) -> ProfileCurve | None:
     """Profile curve of one dataset of a fit window, tabulated by the batched fitter.
 
     The free fit gives n̂ and its error, :func:`profile_grid` the grid, and
     :func:`alpscan.fitting.toys.profile_nll` the profiled −ln L on it.  ``weights`` are
-    event weights (e.g. Asimov bin contents).  Returns None (never a partial curve) if the
-    free fit or any profile point did not converge.
+    event weights (e.g. Asimov bin contents).  Returns None if no usable curve could be
+    built (see :func:`profile_curve_status` for the fallbacks and the reason).
     """
-    free, _ = fit_dataset(model, x, weights=weights)
-    if not bool(free.converged[0]):
-        return None
-    n_hat = float(free.n_sig[0])
-    n_events = float(np.size(x)) if weights is None else float(np.sum(weights))
-    grid = profile_grid(n_hat, float(free.n_sig_err[0]), n_events, n_points)
-    nll = profile_nll(model, x, grid, weights=weights)
-    if not np.all(np.isfinite(nll)):
-        return None
-    return ProfileCurve(grid, nll, n_hat, float(free.nll[0]))
+    return profile_curve_status(model, x, weights, n_points)[0]
 
 
 def profile_theta(nll_of_yield: Callable[[np.ndarray], np.ndarray], s0, sigma_eff: float):

@@ -16,7 +16,7 @@ from scipy import stats
 from alpscan.fitting.batched import fit_batch
 from alpscan.fitting.toys import asimov_data, fit_dataset, sampling_table
 from alpscan.fitting.window_model import WindowModel
-from alpscan.stats.cls import N_SIGMA, qmu_tilde, tail_fraction
+from alpscan.stats.cls import N_SIGMA, LimitResult, qmu_tilde, tail_fraction
 from alpscan.stats.limits import profile_curve, yield_limits
 
 __all__ = [
@@ -24,8 +24,10 @@ __all__ = [
     "EVENT_BLOCK",
     "ToyCLsScan",
     "ToyLimit",
+    "ToyLimits",
     "toy_cls_scan",
     "toy_upper_limit",
+    "toy_limits",
 ]
 
 #: Toys per chunk (generation and fitting); part of the random-number layout.
@@ -613,6 +615,38 @@ def _crossing(s, cls, alpha):
     return int(down[-1]), int(down.size)
 
 
+def _limit_of_curve(s, c, err, alpha):
+    """Yield where the CLs curve ``c(s)`` crosses ``alpha`` (its last downward crossing).
+
+    ln CLs is interpolated linearly between the two tested yields around the crossing
+    (CLs itself where the lower one is 0).  Returns ``(limit, limit_err, bracket,
+    n_crossings)``; ``limit = inf`` (with a RuntimeWarning) if CLs never fell below
+    ``alpha``, ``s[0]`` if it is below already at the smallest yield.  ``err`` (the MC
+    error of CLs, may be NaN) gives ``limit_err``.
+    """
+    nan = float("nan")
+    if s.size == 0:
+        return nan, nan, (nan, nan), 0
+    j, n_cross = _crossing(s, c, alpha)
+    if j >= s.size:
+        warnings.warn(f"toy CLs never fell below {alpha:g} up to s = {s[-1]:.3g} events",
+                      RuntimeWarning, stacklevel=3)  # fmt: skip
+        return float("inf"), nan, (float(s[-1]), float("inf")), n_cross
+    if j == 0:
+        return float(s[0]), nan, (0.0, float(s[0])), n_cross
+    s_a, s_b, c_a, c_b = s[j - 1], s[j], c[j - 1], c[j]
+    if c_b > 0:
+        slope = (math.log(c_b) - math.log(c_a)) / (s_b - s_a)
+        limit = s_a + (math.log(alpha) - math.log(c_a)) / slope if slope < 0 else s_b
+        t = (limit - s_a) / (s_b - s_a)
+        rel = (1 - t) * err[j - 1] / c_a + t * err[j] / c_b
+        limit_err = rel / abs(slope) if slope < 0 else nan
+    else:
+        limit = s_a + (c_a - alpha) / (c_a - c_b) * (s_b - s_a)
+        limit_err = nan
+    return float(limit), float(limit_err), (float(s_a), float(s_b)), n_cross
+
+
 def toy_upper_limit(
     model: WindowModel,
     x,
@@ -694,27 +728,9 @@ def toy_upper_limit(
             break
     scan = _merge(scans)
     good = np.isfinite(scan.cls)
-    s, c, err = scan.s_values[good], scan.cls[good], scan.cls_err[good]
-    j, n_cross = _crossing(s, c, alpha)
-    nan = float("nan")
-    if j >= s.size:
-        warnings.warn(f"toy CLs never fell below {alpha:g} up to s = {s[-1]:.3g} events",
-                      RuntimeWarning, stacklevel=2)  # fmt: skip
-        limit, limit_err, bracket = float("inf"), nan, (float(s[-1]), float("inf"))
-    elif j == 0:
-        limit, limit_err, bracket = float(s[0]), nan, (0.0, float(s[0]))
-    else:
-        s_a, s_b, c_a, c_b = s[j - 1], s[j], c[j - 1], c[j]
-        if c_b > 0:
-            slope = (math.log(c_b) - math.log(c_a)) / (s_b - s_a)
-            limit = s_a + (math.log(alpha) - math.log(c_a)) / slope if slope < 0 else s_b
-            t = (limit - s_a) / (s_b - s_a)
-            rel = (1 - t) * err[j - 1] / c_a + t * err[j] / c_b
-            limit_err = rel / abs(slope) if slope < 0 else nan
-        else:
-            limit = s_a + (c_a - alpha) / (c_a - c_b) * (s_b - s_a)
-            limit_err = nan
-        limit, bracket = float(limit), (float(s_a), float(s_b))
+    limit, limit_err, bracket, n_cross = _limit_of_curve(
+        scan.s_values[good], scan.cls[good], scan.cls_err[good], alpha
+    )
     return ToyLimit(
         limit=limit,
         limit_err=float(limit_err),
@@ -726,5 +742,124 @@ def toy_upper_limit(
         n_failed_toys=scan.total_failed,
         n_toys=int(n_toys),
         sigma_eff=float(sigma_eff),
+        scan=scan,
+    )
+
+
+@dataclass(frozen=True)
+class ToyLimits:
+    """Observed and expected toy-based CLs limits of one window (:func:`toy_limits`).
+
+    Attributes
+    ----------
+    result : LimitResult
+        Observed limit and expected median and ±1σ/±2σ bands (events), all from the same
+        toys: the expected band n_σ replaces q̃_obs by the Φ(−n_σ) quantile of the
+        b-only toys (:meth:`ToyCLsScan.expected_cls`).
+    observed_err : float
+        MC uncertainty of the observed limit (events; NaN where not estimable).
+    n_failed_toys : int
+        Failed (excluded) toys over the whole scan.
+    n_toys : int
+        Toys per hypothesis and tested yield.
+    scan : ToyCLsScan
+        All tested yields.
+    """
+
+    result: LimitResult
+    observed_err: float
+    n_failed_toys: int
+    n_toys: int
+    scan: ToyCLsScan = field(repr=False)
+
+
+def toy_limits(
+    model: WindowModel,
+    x,
+    *,
+    s_range: tuple[float, float],
+    cl: float = 0.9,
+    sigma_eff: float = 0.223,
+    n_toys: int = 500,
+    rng=None,
+    n_points: int = 8,
+) -> ToyLimits:
+    """Toy-based CLs: observed limit and expected bands on the in-window signal yield.
+
+    CLs(s) and the five expected CLs(s) curves are evaluated by :func:`toy_cls_scan` on
+    ``n_points`` equidistant yields spanning ``s_range`` (events; e.g. from half the
+    smallest to twice the largest asymptotic limit of the point).  The grid is extended
+    upwards while any curve is still ≥ 1 − cl at its largest yield and downwards while any
+    is already below at its smallest (common random numbers: one smooth curve each).
+    Each limit is the last downward crossing of 1 − cl (ln CLs interpolated linearly).
+
+    Parameters
+    ----------
+    s_range : (float, float)
+        First and last tested yield of the initial grid (events, 0 < lo < hi).
+    model, x, cl, sigma_eff, n_toys, rng
+        As for :func:`toy_upper_limit` (window model, observed masses in GeV, ...).
+    n_points : int, optional
+        Points of the initial grid (≥ 3).
+
+    Returns
+    -------
+    ToyLimits
+
+    Raises
+    ------
+    ValueError
+        For an invalid ``s_range`` or ``cl``.
+    RuntimeError
+        If the observed fits fail at every tested yield.
+    """
+    if not 0.0 < cl < 1.0:
+        raise ValueError("cl must be in (0, 1)")
+    lo, hi = (float(v) for v in s_range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo < hi):
+        raise ValueError("s_range must be finite with 0 < lo < hi (events)")
+    n_points = max(int(n_points), 3)
+    alpha = 1.0 - cl
+    root = _root_seed(rng)
+    xs, _ = model.select(x)
+
+    def run(values):
+        return toy_cls_scan(model, xs, values, sigma_eff=sigma_eff, n_toys=n_toys, rng=root)
+
+    def curves(scan):
+        return np.column_stack([scan.cls, scan.expected_cls()])
+
+    scans = [run(np.linspace(lo, hi, n_points))]
+    n_new = max(n_points // 2, 3)
+    first = lo
+    for _ in range(_MAX_WIDEN):
+        scan = _merge(scans)
+        cur = curves(scan)
+        good = np.all(np.isfinite(cur), axis=1)
+        if not np.any(good):
+            raise RuntimeError("no tested yield gave a usable CLs (observed fits failed)")
+        c = cur[good]
+        s_lo, s_hi = float(scan.s_values[0]), float(scan.s_values[-1])
+        if np.any(c[-1] >= alpha):  # a curve not yet excluded: extend upwards
+            scans.append(run(np.linspace(s_hi, 2.0 * s_hi - s_lo, n_new + 1)[1:]))
+        elif np.any(c[0] < alpha) and s_lo > 1e-3 * first:  # excluded at the start: downwards
+            scans.append(run(np.linspace(0.25 * s_lo, s_lo, n_new + 1)[:-1]))
+        else:
+            break
+    scan = _merge(scans)
+    cur = curves(scan)
+    good = np.all(np.isfinite(cur), axis=1)
+    s = scan.s_values[good]
+    obs, obs_err, _, _ = _limit_of_curve(s, cur[good, 0], scan.cls_err[good], alpha)
+    nan_err = np.full(s.size, np.nan)
+    exp = tuple(_limit_of_curve(s, cur[good, 1 + i], nan_err, alpha)[0]
+                for i in range(len(N_SIGMA)))  # fmt: skip
+    # Quantiles of a discrete q̃ distribution can tie; keep the bands ordered.
+    exp = tuple(float(v) for v in np.maximum.accumulate(np.asarray(exp)))
+    return ToyLimits(
+        result=LimitResult(observed=float(obs), expected=exp, cl=float(cl)),
+        observed_err=float(obs_err),
+        n_failed_toys=scan.total_failed,
+        n_toys=int(n_toys),
         scan=scan,
     )
