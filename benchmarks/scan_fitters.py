@@ -69,7 +69,7 @@ def main() -> None:
                                         fitter=fitter)
             cpu[fitter] = time.process_time() - t0
         a, b = tables["iminuit"], tables["batched"]
-        ok = (a["fit_ok"] & b["fit_ok"]).to_numpy()
+        ok = (a["fit_ok"] & b["fit_ok"]).to_numpy().copy()
         ok &= (a["n_sig_err"] > 0).to_numpy()  # empty windows: n_sig = 0 exactly, no Hesse error
         pull = np.abs(b["n_sig"] - a["n_sig"]).to_numpy()[ok] / a["n_sig_err"].to_numpy()[ok]
         d_s = np.abs(b["significance"] - a["significance"]).to_numpy()[ok]
