@@ -30,6 +30,13 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+#: Parsed imports by (file, dotted name, SHA-256 of the content): the workflow hashes the
+#: closure of every rule script when it is parsed (also in every cluster job), and the
+#: closures share most modules, so each file is parsed once per process (an edited file
+#: has another content hash and is parsed again).
+_IMPORTS_CACHE: dict[tuple[str, str | None, bytes], tuple[frozenset[str], frozenset[str]]] = {}
+
+
 def _imports(path: Path, module: str | None) -> tuple[set[str], set[str]]:
     """Dotted names ``path`` imports (relative imports resolved): (modules, maybe modules).
 
@@ -37,7 +44,18 @@ def _imports(path: Path, module: str | None) -> tuple[set[str], set[str]]:
     ``import a.b`` and the ``x`` of ``from x import y`` must be modules; the ``x.y`` of
     ``from x import y`` is a module only if such a file exists (else ``y`` is a name).
     """
-    tree = ast.parse(path.read_text(), filename=str(path))
+    text = path.read_bytes()
+    key = (str(path), module, hashlib.sha256(text).digest())
+    if key not in _IMPORTS_CACHE:
+        modules, candidates = _parse_imports(text, path, module)
+        _IMPORTS_CACHE[key] = (frozenset(modules), frozenset(candidates))
+    modules, candidates = _IMPORTS_CACHE[key]
+    return set(modules), set(candidates)
+
+
+def _parse_imports(text: bytes, path: Path, module: str | None) -> tuple[set[str], set[str]]:
+    """:func:`_imports` of the file content ``text`` (uncached)."""
+    tree = ast.parse(text, filename=str(path))
     is_package = path.name == "__init__.py"
     modules: set[str] = set()
     candidates: set[str] = set()

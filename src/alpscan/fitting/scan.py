@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alpscan.fitting.batched import BatchFit, fit_batch
 from alpscan.fitting.dscb import DSCBParams, as_dscb_params, dscb_window_fraction
 from alpscan.fitting.signal_model import SignalModel
-from alpscan.fitting.window_fit import WindowFit, fit_window, significance_from_nll
+from alpscan.fitting.window_fit import WindowFit, _empty_window_fit, fit_window, significance_from_nll
 from alpscan.fitting.window_model import SIGNAL, PeakingComponent, WindowModel, YieldConstraint
 
 __all__ = [
@@ -38,8 +39,11 @@ __all__ = [
     "prepare_data",
     "select_peaking",
     "point_window",
+    "FITTERS",
     "fit_point",
     "fit_points",
+    "batched_free_and_null",
+    "profile_interval",
     "chunk_points",
     "chunk_of",
     "read_chunks",
@@ -58,6 +62,13 @@ PeakingSpec = Mapping[str, tuple[Any, float | None, float | None]]
 #: The null fit may be below the free fit by this much (numerical tolerance, in -ln L)
 #: before the free fit is redone from the null minimum.
 _NLL_TOL = 1e-3
+#: Scan fitters: ``"batched"`` (the compiled Newton fitter of
+#: :mod:`alpscan.fitting.batched`, iminuit where it does not converge) or ``"iminuit"``.
+FITTERS = ("batched", "iminuit")
+#: Convergence goal of the batched scan fits, edm = ½gᵀH⁻¹g (-ln L): every parameter
+#: within ~1e-5 of its error of the minimum, also at the positivity edge where Migrad's
+#: default tolerance stops short (issue 19).
+_BATCH_TOL = 1e-10
 
 
 # ---------------------------------------------------------------------------------------
@@ -250,6 +261,101 @@ def _with_attempts(fit: WindowFit, n: int) -> WindowFit:
     return replace(fit, n_attempts=int(n))
 
 
+def _window_fit_of(model: WindowModel, res: BatchFit, i: int, n_events: int, dropped) -> WindowFit:
+    """Row ``i`` of a batched fit as a :class:`WindowFit` (public parametrisation,
+    covariance through the model's Jacobian; one Newton fit counts as one attempt)."""
+    theta = res.theta[i]
+    fixed = bool(res.n_sig_fixed[i])
+    names = model.public_names
+    values = dict(zip(names, (float(v) for v in model.to_public(theta))))
+    cov = res.covariance[i]
+    if np.all(np.isfinite(cov)):
+        jac = model.public_jacobian(theta)
+        cov = jac @ cov @ jac.T
+        errors = {k: float(np.sqrt(max(cov[j, j], 0.0))) for j, k in enumerate(names)}
+    else:
+        cov = None
+        errors = {k: float("nan") for k in names}
+    if fixed:
+        errors[SIGNAL] = 0.0
+    ok = bool(res.converged[i]) and all(np.isfinite(list(values.values())))
+    return WindowFit(values=values, errors=errors, minos_errors={}, covariance=cov,
+                     parameters=tuple(names), nll=float(res.nll[i]), valid=ok, n_attempts=1,
+                     n_events=int(n_events), lo=model.lo, hi=model.hi, signal_fixed_zero=fixed,
+                     dropped_components=tuple(dropped), edm=float(res.edm[i]),
+                     at_positivity_boundary=bool(res.at_boundary[i]),
+                     message="ok" if ok else "batched fit did not converge")  # fmt: skip
+
+
+def batched_free_and_null(model: WindowModel, x: np.ndarray, dropped=(), tol: float = _BATCH_TOL):
+    """Free and null (n_sig = 0) fit of the window masses ``x`` (GeV, inside the window)
+    with the batched fitter, in one compiled call; the free fit is redone from the null
+    minimum if that one is lower (as :func:`_free_and_null`).
+
+    Returns ``(free, null)`` :class:`WindowFit` objects, ``valid=False`` where the Newton
+    fit did not converge (:func:`fit_point` then falls back to iminuit)."""
+    n = int(x.size)
+    if n == 0 and not model.constraints:  # exact: every yield 0, -ln L = 0 (as fit_window)
+        return _empty_window_fit(model, False, dropped), _empty_window_fit(model, True, dropped)
+    b = model.basis(x) if n else np.zeros((model.n_par, 0))
+    res = fit_batch(model, np.hstack([b, b]), [0, n, 2 * n], n_sig_fixed=[np.nan, 0.0], tol=tol)
+    free, null = (_window_fit_of(model, res, i, n, dropped) for i in (0, 1))
+    if null.valid and (not free.valid or null.nll < free.nll - _NLL_TOL):
+        retry = fit_batch(model, b, [0, n], start=res.theta[1:2], tol=tol)
+        redo = _window_fit_of(model, retry, 0, n, dropped)
+        if redo.valid and (not free.valid or redo.nll < free.nll):
+            free = replace(redo, n_attempts=2)
+    return free, null
+
+
+def profile_interval(model: WindowModel, x: np.ndarray, free: WindowFit, up: float = 0.5,
+                     tol: float = _BATCH_TOL, rtol: float = 1e-4) -> tuple[float, float]:  # fmt: skip
+    """Profile-likelihood interval of ``n_sig`` (Minos's definition): the errors
+    ``(lower < 0, upper > 0)`` where the minimum of ``-ln L`` over the other parameters,
+    with ``n_sig`` fixed, rises by ``up`` above the free minimum.
+
+    Used where the Hesse error is undefined or meaningless (a minimum at the positivity
+    edge).  Each side is bracketed by doubling a step from the Hesse (or √N) scale, then
+    bisected to ``rtol`` of the bracket; every trial value is one batched fit with
+    ``n_sig`` fixed.  A side whose profile never rises by ``up`` (the fixed-``n_sig``
+    fits fail: e.g. a negative yield the density cannot accommodate) is NaN.
+    """
+    n = int(x.size)
+    b = model.basis(x)
+    n_hat = float(free.n_sig)
+    nll0 = float(free.nll)
+    step0 = free.n_sig_err if np.isfinite(free.n_sig_err) and free.n_sig_err > 0 else 1.0
+    step0 = max(step0, 0.05 * np.sqrt(max(n, 1)), 0.1)
+
+    def rise(values: np.ndarray) -> np.ndarray:
+        k = values.size
+        res = fit_batch(model, np.tile(b, (1, k)), np.arange(k + 1) * n, n_sig_fixed=values, tol=tol)
+        return np.where(res.converged, res.nll - nll0 - up, np.nan)
+
+    out = []
+    for sign in (-1.0, 1.0):
+        inner, outer, d = 0.0, float("nan"), step0
+        for _ in range(40):  # bracket
+            r = rise(np.array([n_hat + sign * d]))[0]
+            if not np.isfinite(r):
+                break
+            if r > 0:
+                outer = d
+                break
+            inner, d = d, 2.0 * d
+        if not np.isfinite(outer):
+            out.append(float("nan"))
+            continue
+        while outer - inner > rtol * outer:  # bisect, 8 trial values per call
+            trial = np.linspace(inner, outer, 10)[1:-1]
+            r = rise(n_hat + sign * trial)
+            pos = np.flatnonzero(~(r <= 0))  # a failed fit counts as above
+            j = int(pos[0]) if pos.size else trial.size
+            inner, outer = (trial[j - 1] if j > 0 else inner), (trial[j] if j < trial.size else outer)
+        out.append(sign * 0.5 * (inner + outer))
+    return out[0], out[1]
+
+
 # ---------------------------------------------------------------------------------------
 # One scan point
 # ---------------------------------------------------------------------------------------
@@ -299,6 +405,7 @@ def fit_point(
     minos: bool = False,
     min_window_fraction: float = 1e-3,
     min_expected: float = 0.5,
+    fitter: str = "batched",
 ) -> dict[str, Any]:
     """Extended unbinned ML fit of the M_γγ spectrum at one ALP mass hypothesis.
 
@@ -307,9 +414,17 @@ def fit_point(
     ``model.params_at(m_a)``) + second-order Chebyshev polynomial (floating) + the
     peaking components selected by :func:`select_peaking` (fixed shapes, floating
     yields, Gaussian-constrained where a constraint width is given, e.g. η_c).  It is
-    fitted with the signal yield free and with ``N_sig = 0``; fit_window retries
-    non-converging fits from other starting points, and if the null fit ends below the
-    free one the free fit is redone from the null minimum.
+    fitted with the signal yield free and with ``N_sig = 0``; if the null fit ends below
+    the free one the free fit is redone from the null minimum.
+
+    The default fitter is the batched Newton fitter (:func:`batched_free_and_null`: the
+    objective of :func:`~alpscan.fitting.window_fit.fit_window`, convex in the model's
+    linear parameters, minimised to edm < 1e-10, also at the positivity edge); where it
+    does not converge the point is fitted with ``fit_window`` (iminuit, which retries
+    from other starting points).  Where the free minimum sits at the positivity edge
+    (``at_boundary``) the Hesse error is not meaningful: ``n_sig_err_lo/hi`` then hold
+    the profile-likelihood interval (:func:`profile_interval`) and ``n_sig_err`` its
+    half-width (``err_from_profile`` True).
 
     Parameters
     ----------
@@ -330,6 +445,10 @@ def fit_point(
         Run Minos on ``n_sig`` (fills ``n_sig_err_lo/hi``; about +50 % time).
     min_window_fraction, min_expected : float, optional
         Selection of the peaking components, see :func:`select_peaking`.
+    fitter : {"batched", "iminuit"}, optional
+        Minimiser (:data:`FITTERS`); ``"iminuit"`` is the reference ``fit_window`` path.
+        With ``"batched"``, ``minos`` is the profile-likelihood interval of
+        :func:`profile_interval` (the quantity Minos computes).
 
     Returns
     -------
@@ -344,13 +463,16 @@ def fit_point(
         S = sign(N_sig)·√(2(NLL₀ − NLL₁)); ``nll_free``, ``nll_null`` (−ln L);
         ``n_bkg``; ``fit_ok`` (both fits valid), ``fit_ok_free``, ``fit_ok_null``;
         ``at_boundary`` (free fit at the density-positivity boundary);
-        ``n_attempts`` (Migrad attempts, both fits); ``n_events`` (in window);
+        ``n_attempts`` (fit attempts, both fits); ``fitter`` (the one that gave the
+        result); ``err_from_profile``; ``n_events`` (in window);
         ``window_lo``, ``window_hi`` (GeV); ``components`` (comma-separated peaking
         components fitted); ``message``.
 
         If a fit is invalid, ``fit_ok`` is False and ``significance`` NaN; ``n_sig`` and
         its errors are NaN unless the free fit itself is valid.
     """
+    if fitter not in FITTERS:
+        raise ValueError(f"fitter must be one of {FITTERS}, got {fitter!r}")
     m_a = float(m_a)
     lo, hi, shape, comps, cons, eff = _point_spec(
         m_a, model, peaking_shapes, window_width_factor, min_window_fraction, min_expected
@@ -362,12 +484,31 @@ def fit_point(
     names = [c.name for c in comps]
     p = {"efficiency": eff}
     x = _in_window(prepare_data(m_data, w_data), lo, hi)
-    # fit_window builds point_window's WindowModel, and flags (not raises) a bad one.
-    free, null = _free_and_null(partial(fit_window, x, lo, hi, shape, comps, cons), minos)
+    nan = float("nan")
+    free = null = None
+    used, me, from_profile = "iminuit", (nan, nan), False
+    if fitter == "batched":
+        try:
+            wmodel, dropped = WindowModel.build(lo, hi, shape, comps, cons)
+        except (TypeError, ValueError, KeyError):  # fit_window flags (not raises) a bad model
+            wmodel = None
+        if wmodel is not None:
+            free, null = batched_free_and_null(wmodel, x, dropped)
+            if free.valid and null.valid:
+                used = "batched"
+                if (minos or free.at_positivity_boundary) and x.size:
+                    me = profile_interval(wmodel, x, free)
+                    if free.at_positivity_boundary and np.all(np.isfinite(me)):
+                        free = replace(free, errors={**free.errors, SIGNAL: 0.5 * (me[1] - me[0])})
+                        from_profile = True
+            else:
+                free = null = None
+    if free is None:
+        # fit_window builds point_window's WindowModel, and flags (not raises) a bad one.
+        free, null = _free_and_null(partial(fit_window, x, lo, hi, shape, comps, cons), minos)
+        me = free.minos_errors.get(SIGNAL, (nan, nan))
     ok = bool(free.valid and null.valid)
     sig = significance_from_nll(free.nll, null.nll, free.n_sig) if ok else float("nan")
-    me = free.minos_errors.get(SIGNAL, (float("nan"), float("nan")))
-    nan = float("nan")
     msgs = [] if ok else [f"free: {free.message}", f"null: {null.message}"]
     return {
         "m_a": m_a,
@@ -390,6 +531,8 @@ def fit_point(
         "fit_ok_null": bool(null.valid),
         "at_boundary": bool(free.at_positivity_boundary),
         "n_attempts": int(free.n_attempts + null.n_attempts),
+        "fitter": used,
+        "err_from_profile": from_profile,
         "n_events": int(free.n_events),
         "window_lo": lo,
         "window_hi": hi,
