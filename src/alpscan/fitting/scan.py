@@ -30,7 +30,7 @@ import pandas as pd
 from alpscan.fitting.batched import BatchFit, fit_batch
 from alpscan.fitting.dscb import DSCBParams, as_dscb_params, dscb_window_fraction
 from alpscan.fitting.signal_model import SignalModel
-from alpscan.fitting.window_fit import WindowFit, _empty_window_fit, fit_window, significance_from_nll
+from alpscan.fitting.window_fit import WindowFit, empty_window_fit, fit_window, significance_from_nll
 from alpscan.fitting.window_model import SIGNAL, PeakingComponent, WindowModel, YieldConstraint
 
 __all__ = [
@@ -296,7 +296,7 @@ def batched_free_and_null(model: WindowModel, x: np.ndarray, dropped=(), tol: fl
     fit did not converge (:func:`fit_point` then falls back to iminuit)."""
     n = int(x.size)
     if n == 0 and not model.constraints:  # exact: every yield 0, -ln L = 0 (as fit_window)
-        return _empty_window_fit(model, False, dropped), _empty_window_fit(model, True, dropped)
+        return empty_window_fit(model, False, dropped), empty_window_fit(model, True, dropped)
     b = model.basis(x) if n else np.zeros((model.n_par, 0))
     res = fit_batch(model, np.hstack([b, b]), [0, n, 2 * n], n_sig_fixed=[np.nan, 0.0], tol=tol)
     free, null = (_window_fit_of(model, res, i, n, dropped) for i in (0, 1))

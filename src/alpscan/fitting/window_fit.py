@@ -137,7 +137,7 @@ def _failed(msg, lo, hi, n_ev, fixed, dropped=(), n_att=0) -> WindowFit:
     )
 
 
-def _empty_window_fit(model: WindowModel, fixed: bool, dropped) -> WindowFit:
+def empty_window_fit(model: WindowModel, fixed: bool, dropped) -> WindowFit:
     """Exact maximum-likelihood solution for a window without events (and no constraint).
 
     The extended likelihood of an empty window is ``exp(-ν)``; its supremum over the
@@ -299,7 +299,7 @@ def fit_model(
     m, _ = model.select(m)
     n_ev = int(m.size)
     if n_ev == 0 and not model.constraints:
-        return _empty_window_fit(model, fixed, dropped)
+        return empty_window_fit(model, fixed, dropped)
     if n_ev == 0:
         return _failed("no events in window (and a yield constraint)", lo, hi, 0, fixed, dropped)
     try:

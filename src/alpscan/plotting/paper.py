@@ -90,7 +90,7 @@ GAW_LABEL = r"$g_{aW}$ upper limit (90% CL) [GeV$^{-1}$]"
 # --------------------------------------------------------------------------- helpers
 
 
-def _label(ax, right: str | None = None, experiment: bool = True) -> None:
+def axes_label(ax, right: str | None = None, experiment: bool = True) -> None:
     """Experiment label above the top-left corner (``alpscan`` *toy*) and ``right`` on the right."""
     if experiment:
         mplhep.label.exp_label(exp=EXPERIMENT, text=EXPERIMENT_TEXT, data=True, com=None, loc=0,
@@ -99,7 +99,7 @@ def _label(ax, right: str | None = None, experiment: bool = True) -> None:
         ax.text(1.0, 1.01, right, transform=ax.transAxes, ha="right", va="bottom")
 
 
-def _note(ax, text: str) -> None:
+def axes_note(ax, text: str) -> None:
     """Centred grey note in an axes (used for empty inputs)."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="grey")
 
@@ -109,14 +109,14 @@ def _is_empty(frame) -> bool:
     return frame is None or len(frame) == 0
 
 
-def _require(frame: pd.DataFrame, columns, what: str) -> None:
+def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
     """Raise ValueError naming the columns of ``columns`` missing from a non-empty ``frame``."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what}: missing column(s) {missing}; has {list(frame.columns)}")
 
 
-def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+def numeric_column(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Column as float array (non-numeric entries become NaN)."""
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
 
@@ -166,7 +166,7 @@ def veto_windows(vetoes, m_start_gev: float | None = None) -> list[tuple[float, 
     return sorted(out)
 
 
-def _shade_vetoes(ax, vetoes, label: bool = True) -> None:
+def shade_vetoes(ax, vetoes, label: bool = True) -> None:
     """Grey bands (gid ``"veto"``) over the veto windows ``vetoes`` = [(lo, hi), ...] in GeV."""
     for i, (lo, hi) in enumerate(vetoes or ()):
         span = ax.axvspan(lo, hi, color="grey", alpha=0.25, lw=0,
@@ -180,7 +180,7 @@ def _x_from_zero(ax, vetoes) -> None:
         ax.set_xlim(0.0, ax.get_xlim()[1])
 
 
-def _break_at_vetoes(x: np.ndarray, ys: list[np.ndarray], vetoes) -> tuple[np.ndarray, list]:
+def break_at_vetoes(x: np.ndarray, ys: list[np.ndarray], vetoes) -> tuple[np.ndarray, list]:
     """Sort by ``x`` and insert NaN between neighbours that a veto window separates.
 
     Parameters
@@ -209,7 +209,7 @@ def _break_at_vetoes(x: np.ndarray, ys: list[np.ndarray], vetoes) -> tuple[np.nd
     return np.insert(x, pos, np.nan), [np.insert(y, pos, np.nan) for y in ys]
 
 
-def _break_at_gaps(x: np.ndarray, y: np.ndarray, factor: float = 5.0) -> tuple:
+def break_at_gaps(x: np.ndarray, y: np.ndarray, factor: float = 5.0) -> tuple:
     """Sort by ``x`` and insert NaN where the spacing exceeds ``factor`` × its median."""
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
@@ -242,13 +242,13 @@ def _pad_y(ax, top: float = 0.3, bottom: float = 0.08) -> None:
         ax.set_ylim(lo - bottom * span, hi + top * span)
 
 
-def _legend(ax, **kwargs) -> None:
+def legend_if_labelled(ax, **kwargs) -> None:
     """Legend only where there are labelled artists (avoids matplotlib's warning)."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(**kwargs)
 
 
-def _positive(y: np.ndarray) -> np.ma.MaskedArray:
+def positive_masked(y: np.ndarray) -> np.ma.MaskedArray:
     """Mask NaN, inf and non-positive values (for log-scale lines and bands)."""
     y = np.asarray(y, dtype=float)
     return np.ma.masked_where(~np.isfinite(y) | (y <= 0), y)
@@ -274,10 +274,10 @@ def _limit_bands(ax, frame: pd.DataFrame, prefix: str, vetoes, with_labels: bool
         Number of points with a finite, positive observed or expected limit.
     """
     cols = [f"{prefix}_{s}" for s in ("obs", "exp", "exp_m2", "exp_m1", "exp_p1", "exp_p2")]
-    x = _num(frame, "m_a")
+    x = numeric_column(frame, "m_a")
     keep = np.isfinite(x)
-    x, ys = _break_at_vetoes(x[keep], [_num(frame, c)[keep] for c in cols], vetoes)
-    obs, exp, m2, m1, p1, p2 = (_positive(y) for y in ys)
+    x, ys = break_at_vetoes(x[keep], [numeric_column(frame, c)[keep] for c in cols], vetoes)
+    obs, exp, m2, m1, p1, p2 = (positive_masked(y) for y in ys)
     lab = BAND_LABELS if with_labels else (None,) * 4
     ax.fill_between(x, m2, p2, color="#ffdd00", lw=0, label=lab[3])
     ax.fill_between(x, m1, p1, color="#00cc00", lw=0, label=lab[2])
@@ -535,7 +535,7 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
                         fmt="ko", ms=3, lw=1, label="pseudo-data")
             top = np.maximum(top, err_hi * (n > 0))
         if n_data == 0 and not np.any(bottom > 0):
-            _note(ax, "no candidates in range")
+            axes_note(ax, "no candidates in range")
         ax.set_xlim(lo, hi)
         positive = np.concatenate([bottom[bottom > 0], n[n > 0] if n_data else []])
         if log and positive.size:
@@ -549,8 +549,8 @@ def plot_mgg_stack(data_m, sim: dict, mode: str, ranges=((0.1, 1.0), (1.0, 4.5))
             _pad_y(ax, top=0.75, bottom=0.0)
         ax.set_xlabel(r"$M_{\gamma\gamma}$ [GeV]")
         ax.set_ylabel(f"candidates / ({1e3 * (hi - lo) / nb:.0f} MeV)")
-        _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
-        _legend(ax, fontsize="x-small", loc="upper right", ncol=2)
+        axes_label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
+        legend_if_labelled(ax, fontsize="x-small", loc="upper right", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -568,10 +568,10 @@ def _scan_fit_failed(frame: pd.DataFrame, fits: pd.DataFrame | None) -> np.ndarr
     """
     if fits is None:
         return failed_fits(frame)
-    _require(fits, ("m_a", "fit_ok"), "scan fits")
-    failed = pd.Series(failed_fits(fits), index=np.round(_num(fits, "m_a"), 9))
+    require_columns(fits, ("m_a", "fit_ok"), "scan fits")
+    failed = pd.Series(failed_fits(fits), index=np.round(numeric_column(fits, "m_a"), 9))
     failed = failed[~failed.index.duplicated()]
-    keys = np.round(_num(frame, "m_a"), 9)
+    keys = np.round(numeric_column(frame, "m_a"), 9)
     return failed.reindex(keys).fillna(True).to_numpy(dtype=bool)
 
 
@@ -604,26 +604,26 @@ def plot_scan(scans: dict, vetoes=(), fits: dict | None = None):
                              squeeze=False)
     if not modes:
         for ax in axes[0]:
-            _note(ax, "no scan results")
-        _label(axes[0, 0])
+            axes_note(ax, "no scan results")
+        axes_label(axes[0, 0])
     for row, mode in zip(axes, modes):
         frame = scans[mode]
         ax_n, ax_s = row
         for ax in row:
-            _shade_vetoes(ax, vetoes)
+            shade_vetoes(ax, vetoes)
             ax.axhline(0.0, color="grey", lw=0.8).set_gid("decoration")
             ax.set_xlabel(M_A_LABEL, fontsize="small")
         ax_n.set_ylabel(r"$N_\mathrm{sig}$ (bias-corr.)", fontsize="small")
         ax_s.set_ylabel(r"local signif. [$\sigma$]", fontsize="small")
-        _label(ax_n, MODE_LABELS.get(mode, mode), experiment=mode == modes[0])
-        _label(ax_s, MODE_LABELS.get(mode, mode), experiment=False)
+        axes_label(ax_n, MODE_LABELS.get(mode, mode), experiment=mode == modes[0])
+        axes_label(ax_s, MODE_LABELS.get(mode, mode), experiment=False)
         if _is_empty(frame):
             for ax in row:
-                _note(ax, "no scan points")
+                axes_note(ax, "no scan points")
             continue
-        _require(frame, ("m_a", "n_sig_corrected", "n_sig_err", "significance"), f"scan {mode}")
+        require_columns(frame, ("m_a", "n_sig_corrected", "n_sig_err", "significance"), f"scan {mode}")
         ok = ~_scan_fit_failed(frame, None if fits is None else fits.get(mode))
-        m, n, err, s = (_num(frame, c)
+        m, n, err, s = (numeric_column(frame, c)
                         for c in ("m_a", "n_sig_corrected", "n_sig_err", "significance"))
         show_n = ok & np.isfinite(m) & np.isfinite(n)
         show_s = ok & np.isfinite(m) & np.isfinite(s)
@@ -668,7 +668,7 @@ def incomplete_combination(gaw: pd.DataFrame) -> np.ndarray:
     """
     if _is_empty(gaw) or "n_modes" not in gaw.columns:
         return np.zeros(0 if gaw is None else len(gaw), dtype=bool)
-    m, n = _num(gaw, "m_a"), _num(gaw, "n_modes")
+    m, n = numeric_column(gaw, "m_a"), numeric_column(gaw, "n_modes")
     order = np.argsort(np.where(np.isfinite(m), m, np.inf), kind="stable")
     n_sorted = np.where(np.isfinite(n[order]), n[order], 0.0)
     # largest n_modes at this or any higher mass (suffix maximum)
@@ -685,8 +685,8 @@ def _drop_incomplete(ax, gaw: pd.DataFrame, columns) -> pd.DataFrame:
     if not bad.any():
         return gaw
     out = gaw.copy()
-    y = _positive(_num(gaw, "gaw_ul_obs"))[bad]
-    ax.plot(_num(gaw, "m_a")[bad], y, "o", mfc="none", mec="C3", ms=5,
+    y = positive_masked(numeric_column(gaw, "gaw_ul_obs"))[bad]
+    ax.plot(numeric_column(gaw, "m_a")[bad], y, "o", mfc="none", mec="C3", ms=5,
             label="mode missing")
     out.loc[bad, list(columns)] = np.nan
     return out
@@ -711,24 +711,24 @@ def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
     """
     use_style()
     fig, ax = plt.subplots(figsize=(10, 6.5))
-    _shade_vetoes(ax, vetoes)
+    shade_vetoes(ax, vetoes)
     m_etac = mass_gev("etac") if m_etac is None else m_etac
     ax.axvline(m_etac, color="C3", ls=":", lw=1.5, label=r"$\eta_c$").set_gid("decoration")
     drawn = 0
     if _is_empty(gaw):
-        _note(ax, "no limits")
+        axes_note(ax, "no limits")
     else:
-        _require(gaw, ("m_a",) + GAW_COLUMNS, "g_aW limits")
+        require_columns(gaw, ("m_a",) + GAW_COLUMNS, "g_aW limits")
         drawn = _limit_bands(ax, _drop_incomplete(ax, gaw, GAW_COLUMNS), "gaw_ul", vetoes)
         if drawn == 0:
-            _note(ax, "no finite limits")
+            axes_note(ax, "no finite limits")
     _log_y(ax, drawn)
     _pad_y(ax, top=0.45)
     _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize="x-small", loc="upper left", ncol=3, columnspacing=0.8, handlelength=1.5)
-    _label(ax, r"efficiency at $c\tau(g_{aW})$")
+    legend_if_labelled(ax, fontsize="x-small", loc="upper left", ncol=3, columnspacing=0.8, handlelength=1.5)
+    axes_label(ax, r"efficiency at $c\tau(g_{aW})$")
     fig.tight_layout()
     return fig
 
@@ -796,10 +796,10 @@ def prompt_gaw_curve(scan: pd.DataFrame, mode: str = "Kp") -> pd.DataFrame:
     pandas.DataFrame
         Columns ``m_a`` (GeV) and ``gaw_ul`` (GeV⁻¹); rows with ``fit_ok`` False are dropped.
     """
-    _require(scan, ("m_a", "br_ul_obs"), f"scan {mode}")
+    require_columns(scan, ("m_a", "br_ul_obs"), f"scan {mode}")
     ok = scan[_fit_ok(scan)]
-    m = _num(ok, "m_a")
-    return pd.DataFrame({"m_a": m, "gaw_ul": gaw_for_br(_num(ok, "br_ul_obs"), m, mode)})
+    m = numeric_column(ok, "m_a")
+    return pd.DataFrame({"m_a": m, "gaw_ul": gaw_for_br(numeric_column(ok, "br_ul_obs"), m, mode)})
 
 
 def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=(),
@@ -831,16 +831,16 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
     fig, ax = plt.subplots(figsize=(10, 6.5))
     drawn = 0
     if not _is_empty(babar_gaw):
-        _require(babar_gaw, ("m_a", "gaw_ul"), "BaBar g_aW curve")
-        x = _num(babar_gaw, "m_a")
+        require_columns(babar_gaw, ("m_a", "gaw_ul"), "BaBar g_aW curve")
+        x = numeric_column(babar_gaw, "m_a")
         keep = np.isfinite(x)
-        x, y = _break_at_gaps(x[keep], _num(babar_gaw, "gaw_ul")[keep])
-        y = _positive(y)
+        x, y = break_at_gaps(x[keep], numeric_column(babar_gaw, "gaw_ul")[keep])
+        y = positive_masked(y)
         drawn += int(np.sum(~np.ma.getmaskarray(y)))
         ax.plot(x, y, "-", color="C0", lw=1.5,
                 label="BaBar, PRL 128, 131802 (2022): $K^+a$, prompt, no lifetime penalty")
     if not _is_empty(gaw):
-        _require(gaw, ("m_a", "gaw_ul_obs"), "g_aW limits")
+        require_columns(gaw, ("m_a", "gaw_ul_obs"), "g_aW limits")
         gaw = _drop_incomplete(ax, gaw, ("gaw_ul_obs",))
     curves = [(gaw, "gaw_ul_obs", "-", 1.5,
                f"{EXPERIMENT} {EXPERIMENT_TEXT}: modes combined, efficiency at $c\\tau(g_{{aW}})$")]
@@ -850,15 +850,15 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
     for frame, col, style, lw, name in curves:
         if _is_empty(frame):
             continue
-        _require(frame, ("m_a", col), "g_aW limits")
-        x = _num(frame, "m_a")
+        require_columns(frame, ("m_a", col), "g_aW limits")
+        x = numeric_column(frame, "m_a")
         keep = np.isfinite(x)
-        x, (y,) = _break_at_vetoes(x[keep], [_num(frame, col)[keep]], vetoes)
-        y = _positive(y)
+        x, (y,) = break_at_vetoes(x[keep], [numeric_column(frame, col)[keep]], vetoes)
+        y = positive_masked(y)
         drawn += int(np.sum(~np.ma.getmaskarray(y)))
         ax.plot(x, y, style, color="k", lw=lw, label=name)
     if drawn == 0:
-        _note(ax, "no limits")
+        axes_note(ax, "no limits")
     return finish_gaw_axes(fig, ax, drawn, vetoes, "observed limits", legend_size="xx-small")
 
 
@@ -871,8 +871,8 @@ def finish_gaw_axes(fig, ax, drawn: int, vetoes, right: str, *, legend_size: str
     _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, fontsize=legend_size, loc="upper left")
-    _label(ax, right)
+    legend_if_labelled(ax, fontsize=legend_size, loc="upper left")
+    axes_label(ax, right)
     fig.tight_layout()
     return fig
 
@@ -885,7 +885,7 @@ def _mark_toy_points(ax, frame: pd.DataFrame, label: bool = True) -> int:
     (``cls_method == "toys"``); the others are asymptotic.  Returns their number."""
     if "cls_method" not in frame.columns:
         return 0
-    x = _num(frame, "m_a")[frame["cls_method"].to_numpy() == "toys"]
+    x = numeric_column(frame, "m_a")[frame["cls_method"].to_numpy() == "toys"]
     if x.size:
         ax.plot(x, np.full(x.size, 0.03), "|", color="tab:blue", ms=6, mew=0.8,
                 transform=ax.get_xaxis_transform(), clip_on=False,
@@ -914,31 +914,31 @@ def plot_br_limits(scans: dict, *, vetoes=()):
     modes = _ordered_modes(scans or {})
     fig, axes = _mode_grid(len(modes), 2, 7.5, 5.5)
     if not modes:
-        _note(axes[0], "no scan results")
-        _label(axes[0])
+        axes_note(axes[0], "no scan results")
+        axes_label(axes[0])
     cols = ("m_a", "br_ul_obs", "br_ul_exp", "br_ul_exp_m2", "br_ul_exp_m1", "br_ul_exp_p1",
             "br_ul_exp_p2")
     for i, (ax, mode) in enumerate(zip(axes, modes)):
         frame = scans[mode]
-        _shade_vetoes(ax, vetoes)
+        shade_vetoes(ax, vetoes)
         drawn = 0
         if _is_empty(frame):
-            _note(ax, "no scan points")
+            axes_note(ax, "no scan points")
         else:
-            _require(frame, cols, f"scan {mode}")
+            require_columns(frame, cols, f"scan {mode}")
             drawn = _limit_bands(ax, frame[_fit_ok(frame)], "br_ul", vetoes)
             _mark_toy_points(ax, frame[_fit_ok(frame)], label=i == 0)
             if drawn == 0:
-                _note(ax, "no finite limits")
+                axes_note(ax, "no finite limits")
         _log_y(ax, drawn, default=(1e-8, 1e-5))
         _pad_y(ax, top=0.45)
         ax.set_xlabel(M_A_LABEL, fontsize="small")
         ax.set_ylabel(BR_LABELS.get(mode, r"$\mathcal{B}$") + "\nupper limit (90% CL)",
                       fontsize="small")
         _x_from_zero(ax, vetoes)
-        _label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
+        axes_label(ax, MODE_LABELS.get(mode, mode), experiment=i == 0)
         if i == 0:
-            _legend(ax, fontsize="xx-small", loc="upper right", ncol=2)
+            legend_if_labelled(ax, fontsize="xx-small", loc="upper right", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -973,8 +973,8 @@ def plot_toy_bias(toys: dict):
     fig, axes = plt.subplots(nrows, 3, figsize=(18, 3.6 * nrows), squeeze=False)
     if not modes:
         for ax in axes[0]:
-            _note(ax, "no toy results")
-        _label(axes[0, 0])
+            axes_note(ax, "no toy results")
+        axes_label(axes[0, 0])
     specs = (("bias", r"bias [$\sigma_\mathrm{Sig}$]", 0.0), ("pull_mean", "pull mean", 0.0),
              ("pull_width", "pull width", 1.0))
     for row, mode in zip(axes, modes):
@@ -983,18 +983,18 @@ def plot_toy_bias(toys: dict):
             ax.axhline(ref, color="grey", lw=0.8)
             ax.set_xlabel(M_A_LABEL, fontsize="small")
             ax.set_ylabel(name, fontsize="small")
-            _label(ax, MODE_LABELS.get(mode, mode), experiment=j == 0 and mode == modes[0])
+            axes_label(ax, MODE_LABELS.get(mode, mode), experiment=j == 0 and mode == modes[0])
         if _is_empty(frame):
             for ax in row:
-                _note(ax, "no toy points")
+                axes_note(ax, "no toy points")
             continue
-        _require(frame, ("m_a", "bias", "pull_mean", "pull_width"), f"toys {mode}")
-        m, width = _num(frame, "m_a"), _num(frame, "pull_width")
-        n = _num(frame, "n_toys_ok") if "n_toys_ok" in frame.columns else np.zeros(len(frame))
+        require_columns(frame, ("m_a", "bias", "pull_mean", "pull_width"), f"toys {mode}")
+        m, width = numeric_column(frame, "m_a"), numeric_column(frame, "pull_width")
+        n = numeric_column(frame, "n_toys_ok") if "n_toys_ok" in frame.columns else np.zeros(len(frame))
         e_mean, e_width = _pull_errors(width, n)
         errors = {"bias": np.zeros(len(frame)), "pull_mean": e_mean, "pull_width": e_width}
         for ax, (col, _, _) in zip(row, specs):
-            y = _num(frame, col)
+            y = numeric_column(frame, col)
             ok = _fit_ok(frame) & np.isfinite(m) & np.isfinite(y)
             ax.errorbar(m[ok], y[ok], errors[col][ok], fmt="o", ms=2.5, lw=0.8, color="C0")
             if ok.any():
@@ -1003,6 +1003,6 @@ def plot_toy_bias(toys: dict):
                 _pad_y(ax, top=0.35, bottom=0.1)
                 ax.legend(fontsize="xx-small", loc="upper right")
             else:
-                _note(ax, "no finite values")
+                axes_note(ax, "no finite values")
     fig.tight_layout()
     return fig

@@ -14,12 +14,12 @@ from matplotlib.colors import LogNorm
 from alpscan.plotting.paper import (
     M_A_LABEL,
     MODE_LABELS,
-    _break_at_vetoes,
-    _label,
-    _legend,
-    _note,
-    _positive,
-    _shade_vetoes,
+    break_at_vetoes,
+    axes_label,
+    legend_if_labelled,
+    axes_note,
+    positive_masked,
+    shade_vetoes,
 )
 from alpscan.plotting.style import use_style
 
@@ -57,8 +57,8 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
     fig, (ax2d, ax) = plt.subplots(1, 2, figsize=(18, 7))
     if table.empty:
         for a in (ax2d, ax):
-            _note(a, "no limits")
-        _label(ax2d)
+            axes_note(a, "no limits")
+        axes_label(ax2d)
         fig.tight_layout()
         return fig
     x, y, z = _grid(table[table["ctau_mm"] > 0], "br_ul_obs")
@@ -75,20 +75,20 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
     ax2d.set_yscale("log")
     ax2d.set_xlabel(M_A_LABEL)
     ax2d.set_ylabel(r"$c\tau_a$ [mm]")
-    _label(ax2d)
-    _shade_vetoes(ax, vetoes, label=False)
+    axes_label(ax2d)
+    shade_vetoes(ax, vetoes, label=False)
     values = [0.0, *[float(c) for c in curves_ctau_mm]]
     colors = plt.cm.plasma(np.linspace(0.0, 0.85, len(values)))
     for c, color in zip(values, colors):
         rows = table[np.isclose(table["ctau_mm"], c)].sort_values("m_a")
         if rows.empty:
             continue
-        xs, (obs, exp) = _break_at_vetoes(rows["m_a"].to_numpy(float),
+        xs, (obs, exp) = break_at_vetoes(rows["m_a"].to_numpy(float),
                                           [rows["br_ul_obs"].to_numpy(float),
                                            rows["br_ul_exp"].to_numpy(float)], vetoes)  # fmt: skip
         name = "prompt" if c == 0 else f"$c\\tau$ = {c:g} mm"
-        ax.plot(xs, _positive(obs), "-", color=color, lw=1.4, label=name)
-        ax.plot(xs, _positive(exp), "--", color=color, lw=1.0)
+        ax.plot(xs, positive_masked(obs), "-", color=color, lw=1.4, label=name)
+        ax.plot(xs, positive_masked(exp), "--", color=color, lw=1.0)
     ax.plot([], [], "k-", lw=1.4, label="observed")
     ax.plot([], [], "k--", lw=1.0, label="expected")
     ax.set_yscale("log")
@@ -96,8 +96,8 @@ def plot_ctau_limits(table: pd.DataFrame, mode: str, curves_ctau_mm, *, vetoes=(
     ax.set_ylim(lo, min(hi, 1.0) * 100)  # a limit above B = 1 excludes nothing
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(BR_SHORT)
-    _legend(ax, fontsize="xx-small", loc="upper left", ncol=3)
-    _label(ax, MODE_LABELS.get(mode, mode), experiment=False)
+    legend_if_labelled(ax, fontsize="xx-small", loc="upper left", ncol=3)
+    axes_label(ax, MODE_LABELS.get(mode, mode), experiment=False)
     fig.tight_layout()
     return fig
 
@@ -124,7 +124,7 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
     fig, ax = plt.subplots(figsize=(10 if scan_label is None else 12, 6.5))
     ok = result[np.isfinite(result["poi_ul_obs"]) & (result["poi_ul_obs"] > 0)]
     if ok.empty:
-        _note(ax, "no limits")
+        axes_note(ax, "no limits")
     elif scan_label is None:
         r = ok.sort_values("m_a")
         x = r["m_a"].to_numpy(float)
@@ -140,7 +140,7 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
         ax.set_yscale("log")
         ax.set_ylim(float(np.nanmin(r["poi_ul_exp_m2"])) / 2, top)
         ax.set_ylabel(poi_label)
-        _legend(ax, fontsize="xx-small", loc="upper left", ncol=2)
+        legend_if_labelled(ax, fontsize="xx-small", loc="upper left", ncol=2)
     else:
         x, y, z = _grid(ok.rename(columns={"scan": "ctau_mm"}), "poi_ul_obs")
         z = np.ma.masked_invalid(z)
@@ -151,6 +151,6 @@ def plot_recast(result: pd.DataFrame, *, poi_label: str, scan_label: str | None 
         ax.set_yscale("log")
         ax.set_ylabel(scan_label)
     ax.set_xlabel(M_A_LABEL)
-    _label(ax, title)
+    axes_label(ax, title)
     fig.tight_layout()
     return fig

@@ -196,13 +196,13 @@ def _finite(res) -> bool:
 
 def _toy_point(wm, x, asym, *, hybrid, sigma_eff, cl, seed, mode, m_pt):
     """Toy-based limits (events) of one window; the grid spans the asymptotic limits."""
-    from alpscan.stats.toy_cls import _fallback_guess, toy_limits
+    from alpscan.stats.toy_cls import fallback_guess, toy_limits
 
     if _finite(asym):
         lo = 0.5 * min(asym.observed, asym.expected[0])
         hi = 2.0 * max(asym.observed, asym.expected[-1]) + 1.0
     else:
-        hi = 2.0 * _fallback_guess(wm, wm.select(x)[0])
+        hi = 2.0 * fallback_guess(wm, wm.select(x)[0])
         lo = 0.2 * hi
     lo = max(lo, 0.05)
     rng = point_seed(seed + 2, mode, m_pt)

@@ -594,7 +594,7 @@ def _asymptotic_guess(model, xs, sigma_eff, cl) -> float | None:
     return lim if np.isfinite(lim) and lim > 0 else None
 
 
-def _fallback_guess(model, xs) -> float:
+def fallback_guess(model, xs) -> float:
     free, _ = fit_dataset(model, xs)
     n_hat = float(free.n_sig[0]) if free.converged[0] else 0.0
     err = float(free.n_sig_err[0])
@@ -705,7 +705,7 @@ def toy_upper_limit(
             raise ValueError("s_guess must be finite and > 0")
     else:
         g = _asymptotic_guess(model, xs, sigma_eff, cl)
-        guess, source = (g, "asymptotic") if g is not None else (_fallback_guess(model, xs),
+        guess, source = (g, "asymptotic") if g is not None else (fallback_guess(model, xs),
                                                                  "fallback")  # fmt: skip
 
     def run(values):
