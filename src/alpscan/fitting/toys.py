@@ -456,16 +456,7 @@ def fit_dataset(
 ) -> tuple[BatchFit, BatchFit]:
     """Free fit and null fit (``n_sig = 0``) of one dataset.
 
-    Parameters
-    ----------
-    model : WindowModel
-        Window model.
-    x : array_like
-        Masses (GeV); non-finite ones and those outside the window are dropped.
-    weights : array_like or None, optional
-        Event weights, same length as ``x``.
-    tol : float, optional
-        Convergence tolerance.
+    Parameters ``model``, ``x``, ``weights`` and ``tol`` as for :func:`profile_nll`.
 
     Returns
     -------
