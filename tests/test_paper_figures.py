@@ -44,7 +44,7 @@ def sim_samples(rng) -> dict:
 
 def with_nan_rows(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    numeric = [c for c in out.columns if c not in ("m_a", "fit_ok")]
+    numeric = [c for c in out.columns if c not in ("m_a", "fit_ok", "n_modes")]
     out.loc[out.index[1], numeric] = np.nan
     out.loc[out.index[2], numeric] = np.inf
     out.loc[out.index[3], "m_a"] = np.nan
@@ -126,7 +126,7 @@ def test_gaw_limit_nan_and_empty(tmp_path):
     check_saved(fig, tmp_path, "gaw_nan")
     check_saved(paper.plot_gaw_limit(gaw_frame().iloc[:0], VETOES, 2.9839), tmp_path, "gaw_empty")
     all_nan = gaw_frame()
-    all_nan.iloc[:, 1:] = np.nan
+    all_nan[[c for c in all_nan.columns if c.startswith("gaw_ul")]] = np.nan
     check_saved(paper.plot_gaw_limit(all_nan, VETOES), tmp_path, "gaw_all_nan")
 
 

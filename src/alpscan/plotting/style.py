@@ -16,10 +16,18 @@ def use_style() -> None:
     mplhep.style.use("ROOT")
 
 
-def mode_label(mode: str) -> str:
-    """The paper's label of an analysis mode (e.g. ``K^+``), the mode name if it has none."""
-    from alpscan.plotting.paper import MODE_LABELS  # paper imports this module
+#: Decay labels of the analysis modes.
+MODE_LABELS = {
+    "Kp": r"$B^+\to K^+a$",
+    "K0S": r"$B^0\to K^0_S\,a$",
+    "Kst0": r"$B^0\to K^{*0}a$",
+    "Kstp": r"$B^+\to K^{*+}a$",
+}
 
+
+def mode_label(mode: str) -> str:
+    """The decay label of an analysis mode (:data:`MODE_LABELS`), the mode name if it has
+    none."""
     return MODE_LABELS.get(mode, mode)
 
 
