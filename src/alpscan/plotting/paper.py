@@ -618,25 +618,15 @@ def plot_gaw_limit(gaw: pd.DataFrame, vetoes=(), m_etac: float | None = None):
         drawn = _limit_bands(ax, _drop_incomplete(ax, gaw, GAW_COLUMNS), "gaw_ul", vetoes)
         if drawn == 0:
             _note(ax, "no finite limits")
-    _finish_gaw_axes(
-        fig, ax, drawn, vetoes, 0.45, r"efficiency at $c\tau(g_{aW})$",
-        fontsize="x-small", ncol=3, columnspacing=0.8, handlelength=1.5,
-    )
-    return fig
-
-
-def _finish_gaw_axes(fig, ax, drawn: int, vetoes, top: float, note: str, **legend) -> None:
-    """Axes of a g_aW-limit figure: log y (or a default range if nothing was drawn),
-    ``top`` of the height left free for the legend (upper left, ``legend`` its options),
-    x from zero, the labels and ``note`` beside the experiment label."""
     _log_y(ax, drawn)
-    _pad_y(ax, top=top)
+    _pad_y(ax, top=0.45)
     _x_from_zero(ax, vetoes)
     ax.set_xlabel(M_A_LABEL)
     ax.set_ylabel(GAW_LABEL)
-    _legend(ax, loc="upper left", **legend)
-    _label(ax, note)
+    _legend(ax, fontsize="x-small", loc="upper left", ncol=3, columnspacing=0.8, handlelength=1.5)
+    _label(ax, r"efficiency at $c\tau(g_{aW})$")
     fig.tight_layout()
+    return fig
 
 
 def babar_gaw_curve(csv_path) -> pd.DataFrame:
@@ -765,7 +755,14 @@ def plot_gaw_comparison(gaw: pd.DataFrame, babar_gaw: pd.DataFrame, *, vetoes=()
         ax.plot(x, y, style, color="k", lw=lw, label=name)
     if drawn == 0:
         _note(ax, "no limits")
-    _finish_gaw_axes(fig, ax, drawn, vetoes, 0.3, "observed limits", fontsize="xx-small")
+    _log_y(ax, drawn)
+    _pad_y(ax, top=0.3)
+    _x_from_zero(ax, vetoes)
+    ax.set_xlabel(M_A_LABEL)
+    ax.set_ylabel(GAW_LABEL)
+    _legend(ax, fontsize="xx-small", loc="upper left")
+    _label(ax, "observed limits")
+    fig.tight_layout()
     return fig
 
 
