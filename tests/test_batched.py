@@ -13,17 +13,11 @@ from alpscan.fitting.window_fit import fit_window
 from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
 
 from .oracles.window import chebyshev_background_pdf, sample_window
+from .windows import ETA, ETAC, HI, LO, PHI, PLO, PSIG, SIG
 
-SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
-HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
-LO, HI = SIG.mu - HALF, SIG.mu + HALF
 POLY = (-0.2, 0.05)
 
-# Window with an η-like peak partly inside and an η_c-like constrained peak.
-PLO, PHI = 0.501, 0.699
-PSIG = DSCBParams(0.600, 0.012, 0.010, 1.2, 4.0, 1.8, 6.0)
-ETA = PeakingComponent("eta", DSCBParams(0.548, 0.013, 0.011, 1.1, 4.0, 1.8, 6.0))
-ETAC = PeakingComponent("etac", DSCBParams(0.620, 0.014, 0.012, 1.1, 4.0, 1.8, 6.0))
+# The η_c-like peak of the 0.5–0.7 GeV window, constrained.
 ETAC_CONS = YieldConstraint("etac", 40.0, 8.0)
 
 

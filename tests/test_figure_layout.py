@@ -10,8 +10,6 @@ them with ``save`` replaced by a capture, so the figure is checked exactly as bu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -19,19 +17,15 @@ import pytest
 from matplotlib.patches import Polygon, Rectangle
 
 from alpscan.fitting.dscb import N_LIMITS
-from alpscan.plotting import mva, paper
+from alpscan.plotting import mva, paper, style
 from alpscan.plotting import signal_model as sm_plot
 from alpscan.plotting.layout import layout_problems
 from alpscan import summary
 
-ROOT = Path(__file__).resolve().parents[1]
-BABAR_CSV = ROOT / "resources" / "babar-2111.01800-prompt-limit.csv"
-MODES = ("Kp", "K0S", "Kst0", "Kstp")
-ETA_VETOES = ((0.497, 0.578), (0.938, 0.997))
-M_START = 0.160
+from .figure_inputs import (BABAR_CSV, ETA_VETOES, M_START, MODES, SIM_NAMES, gaw_frame,
+                            scan_frame, toy_frame)
+
 VETOES = [(0.0, M_START), *ETA_VETOES]  # what paper.veto_windows(ETA_VETOES, M_START) gives
-SIM_NAMES = ("continuum_uu", "continuum_dd", "continuum_ss", "continuum_cc", "bb_charged",
-             "bb_neutral", "peaking_pi0", "peaking_eta", "peaking_etap", "peaking_etac", "xsgamma")
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +37,10 @@ def _close_all():
 def render(monkeypatch, module, fn, *args):
     """Run a figure function of ``module`` that saves to a path; return the Figure it built."""
     captured = []
-    monkeypatch.setattr(module, "save", lambda fig, path: captured.append(fig))
+    capture = lambda fig, path: captured.append(fig)  # noqa: E731
+    monkeypatch.setattr(style, "save", capture)  # style.save_panels saves through it
+    if hasattr(module, "save"):
+        monkeypatch.setattr(module, "save", capture)
     fn(*args, "unused.png")
     assert len(captured) == 1
     return captured[0]
@@ -55,44 +52,6 @@ def assert_clean(fig):
 
 
 # ----------------------------------------------------------------------- synthetic inputs
-
-
-def scan_masses(n: int = 60) -> np.ndarray:
-    m = np.linspace(M_START, 4.5, n)
-    return m[~np.any([(m > a) & (m < b) for a, b in ETA_VETOES], axis=0)]
-
-
-def scan_frame(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    m = scan_masses()
-    n = len(m)
-    ul = 1e-7 * (1 + m) * np.exp(-2 * m) + 2e-8
-    return pd.DataFrame({
-        "m_a": m, "n_sig_corrected": rng.normal(0, 10, n), "n_sig_err": rng.uniform(5, 15, n),
-        "significance": rng.normal(0, 1, n), "fit_ok": rng.uniform(size=n) > 0.15,
-        "br_ul_obs": ul * rng.uniform(0.6, 1.6, n), "br_ul_exp": ul, "br_ul_exp_m2": 0.5 * ul,
-        "br_ul_exp_m1": 0.7 * ul, "br_ul_exp_p1": 1.4 * ul, "br_ul_exp_p2": 2.0 * ul,
-    })
-
-
-def gaw_frame() -> pd.DataFrame:
-    m = scan_masses()
-    exp = 5e-6 * (1 + 0.3 * m)
-    rng = np.random.default_rng(1)
-    n_modes = np.where(m <= 4.2, 4, 2)
-    return pd.DataFrame({"m_a": m, "gaw_ul_obs": exp * rng.uniform(0.7, 1.5, len(m)),
-                         "gaw_ul_exp": exp, "gaw_ul_exp_m2": 0.5 * exp,
-                         "gaw_ul_exp_m1": 0.7 * exp, "gaw_ul_exp_p1": 1.4 * exp,
-                         "gaw_ul_exp_p2": 2.0 * exp, "n_modes": n_modes})
-
-
-def toy_frame(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    m = scan_masses(20)
-    return pd.DataFrame({"m_a": m, "bias": rng.normal(-0.04, 0.2, len(m)),
-                         "pull_mean": rng.normal(-0.04, 0.1, len(m)),
-                         "pull_width": rng.normal(1.0, 0.05, len(m)), "n_toys_ok": 100,
-                         "fit_ok": True})
 
 
 def sim_and_data(rng, mode: str):

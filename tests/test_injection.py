@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from alpscan.fitting.batched import fit_batch
-from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import asimov_data, fit_dataset, profile_nll, sample_toys
 from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.limits import ProfileCurve, yield_limits
 
-SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
-HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
-MODEL = WindowModel(SIG.mu - HALF, SIG.mu + HALF, SIG)
+from .windows import HI, LO, SIG
+
+MODEL = WindowModel(LO, HI, SIG)
+
 THETA_B = MODEL.from_public([0.0, 300.0, -0.2, 0.05])  # background only, 300 events
 N_TOYS = 400
 N_GRID = 40

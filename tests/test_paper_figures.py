@@ -14,10 +14,9 @@ import pytest
 from alpscan.plotting import paper
 from alpscan.plotting.style import save
 
-ROOT = Path(__file__).resolve().parents[1]
-BABAR_CSV = ROOT / "resources" / "babar-2111.01800-prompt-limit.csv"
-VETOES = ((0.497, 0.578), (0.938, 0.997))
-MODES = ("Kp", "K0S", "Kst0", "Kstp")
+from .figure_inputs import BABAR_CSV, ETA_VETOES, MODES, SIM_NAMES, gaw_frame, scan_frame, toy_frame
+
+VETOES = ETA_VETOES
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -34,48 +33,9 @@ def check_saved(fig, tmp_path: Path, name: str) -> None:
     assert not plt.fignum_exists(fig.number)
 
 
-def masses(lo: float = 0.15, hi: float = 4.5, n: int = 40) -> np.ndarray:
-    """Scan masses outside the veto windows (GeV)."""
-    m = np.linspace(lo, hi, n)
-    return m[~np.any([(m > a) & (m < b) for a, b in VETOES], axis=0)]
-
-
-def scan_frame(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    m = masses()
-    n = len(m)
-    ul = 1e-7 * (1 + m)
-    return pd.DataFrame({
-        "m_a": m, "n_sig_corrected": rng.normal(0, 10, n), "n_sig_err": rng.uniform(5, 15, n),
-        "significance": rng.normal(0, 1, n), "fit_ok": rng.uniform(size=n) > 0.1,
-        "br_ul_obs": ul * rng.uniform(0.6, 1.6, n), "br_ul_exp": ul, "br_ul_exp_m2": 0.5 * ul,
-        "br_ul_exp_m1": 0.7 * ul, "br_ul_exp_p1": 1.4 * ul, "br_ul_exp_p2": 2.0 * ul,
-    })
-
-
-def gaw_frame() -> pd.DataFrame:
-    m = masses()
-    exp = 5e-6 * (1 + 0.3 * m)
-    rng = np.random.default_rng(1)
-    return pd.DataFrame({"m_a": m, "gaw_ul_obs": exp * rng.uniform(0.7, 1.5, len(m)),
-                         "gaw_ul_exp": exp,
-                         "gaw_ul_exp_m2": 0.5 * exp, "gaw_ul_exp_m1": 0.7 * exp,
-                         "gaw_ul_exp_p1": 1.4 * exp, "gaw_ul_exp_p2": 2.0 * exp})
-
-
-def toy_frame(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    m = masses(n=15)
-    return pd.DataFrame({"m_a": m, "bias": rng.normal(-0.04, 0.02, len(m)),
-                         "pull_mean": rng.normal(-0.04, 0.03, len(m)),
-                         "pull_width": rng.normal(1.0, 0.03, len(m)), "n_toys_ok": 200})
-
-
 def sim_samples(rng) -> dict:
-    names = ["continuum_uu", "continuum_dd", "continuum_ss", "continuum_cc", "bb_charged",
-             "bb_neutral", "peaking_pi0", "peaking_eta", "peaking_etap", "peaking_etac", "xsgamma"]
     out = {}
-    for i, name in enumerate(names):
+    for i, name in enumerate(SIM_NAMES):
         n = 300 if name.startswith(("continuum", "bb")) else 40
         out[name] = (rng.uniform(0.05, 4.6, n), np.full(n, 0.2 + 0.05 * i))
     out["peaking_pi0"] = (rng.normal(0.135, 0.01, 80), np.ones(80))
@@ -84,7 +44,7 @@ def sim_samples(rng) -> dict:
 
 def with_nan_rows(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    numeric = [c for c in out.columns if c not in ("m_a", "fit_ok")]
+    numeric = [c for c in out.columns if c not in ("m_a", "fit_ok", "n_modes")]
     out.loc[out.index[1], numeric] = np.nan
     out.loc[out.index[2], numeric] = np.inf
     out.loc[out.index[3], "m_a"] = np.nan
@@ -166,7 +126,7 @@ def test_gaw_limit_nan_and_empty(tmp_path):
     check_saved(fig, tmp_path, "gaw_nan")
     check_saved(paper.plot_gaw_limit(gaw_frame().iloc[:0], VETOES, 2.9839), tmp_path, "gaw_empty")
     all_nan = gaw_frame()
-    all_nan.iloc[:, 1:] = np.nan
+    all_nan[[c for c in all_nan.columns if c.startswith("gaw_ul")]] = np.nan
     check_saved(paper.plot_gaw_limit(all_nan, VETOES), tmp_path, "gaw_all_nan")
 
 

@@ -9,18 +9,14 @@ import pytest
 from scipy import integrate, stats
 
 import alpscan.stats.toy_cls as toy_cls
-from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import asimov_data, fit_dataset
 from alpscan.fitting.window_model import WindowModel
 from alpscan.stats.limits import profile_curve, yield_limits
 from alpscan.stats.toy_cls import toy_cls_scan, toy_upper_limit
 
 from .oracles.window import sample_window
+from .windows import HI, LO, SIG
 
-# The window of tests/test_toys.py: signal DSCB at 1.5 GeV, 9·(σ_L + σ_R) wide.
-SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
-HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
-LO, HI = SIG.mu - HALF, SIG.mu + HALF
 MODEL = WindowModel(LO, HI, SIG)
 POLY = (-0.2, 0.05)
 SIGMA_EFF = 0.223

@@ -8,7 +8,6 @@ import pytest
 from scipy import stats
 
 from alpscan.fitting.batched import fit_batch
-from alpscan.fitting.dscb import DSCBParams
 from alpscan.fitting.toys import (
     asimov_data,
     fit_dataset,
@@ -19,20 +18,14 @@ from alpscan.fitting.toys import (
     toy_study,
 )
 from alpscan.fitting.window_fit import fit_window
-from alpscan.fitting.window_model import PeakingComponent, WindowModel, YieldConstraint
+from alpscan.fitting.window_model import WindowModel, YieldConstraint
 
 from .oracles.window import sample_window
+from .windows import ETA, ETAC, HI, LO, PHI, PLO, PSIG, SIG
 
-SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
-HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
-LO, HI = SIG.mu - HALF, SIG.mu + HALF
 MODEL = WindowModel(LO, HI, SIG)
 THETA = MODEL.from_public([30.0, 1500.0, -0.2, 0.05])
 
-PLO, PHI = 0.501, 0.699
-PSIG = DSCBParams(0.600, 0.012, 0.010, 1.2, 4.0, 1.8, 6.0)
-ETA = PeakingComponent("eta", DSCBParams(0.548, 0.013, 0.011, 1.1, 4.0, 1.8, 6.0))
-ETAC = PeakingComponent("etac", DSCBParams(0.620, 0.014, 0.012, 1.1, 4.0, 1.8, 6.0))
 PMODEL = WindowModel(PLO, PHI, PSIG, (ETA, ETAC), (YieldConstraint("etac", 40.0, 8.0),))
 PTHETA = PMODEL.from_public([30.0, 1500.0, -0.3, 0.05, 300.0, 40.0])
 

@@ -19,9 +19,8 @@ from alpscan.fitting.window_model import (
 )
 from alpscan.stats.limits import profile_curve, yield_limits
 
-SIG = DSCBParams(1.500, 0.0105, 0.0090, 1.2, 4.0, 1.6, 6.0)
-HALF = 4.5 * (SIG.sigma_l + SIG.sigma_r)
-LO, HI = SIG.mu - HALF, SIG.mu + HALF
+from .windows import HI, LO, SIG
+
 #: Public values of the cubic truth: n_sig, n_bkg, c1, c2, c3 (background > 0 everywhere).
 CUBIC_TRUTH = [40.0, 1500.0, -0.2, 0.05, 0.25]
 

@@ -605,6 +605,59 @@ def minuit_converged(mi) -> bool:
     )
 
 
+def migrad_attempts(attempts, make_minuit, accept=minuit_converged, ncall=None, hesse_strategy=None):
+    """Run Migrad from one start after another until a minimum is accepted (the retry
+    loop of every alpscan fit).
+
+    Parameters
+    ----------
+    attempts : iterable
+        Attempt descriptions (start values, strategy, ...), each passed to ``make_minuit``.
+    make_minuit : callable
+        ``attempt -> Minuit`` set up for the attempt (limits, steps, strategy,
+        tolerance), or ``None`` to skip it (e.g. no feasible start); an exception
+        skips it too.
+    accept : callable, optional
+        ``Minuit -> bool``: whether a minimum is accepted (default
+        :func:`minuit_converged`).
+    ncall : int or None, optional
+        Call limit of each Migrad run (``None``: iminuit's default).
+    hesse_strategy : int or None, optional
+        Strategy set before Hesse runs on a valid minimum (``None``: keep the attempt's).
+
+    Returns
+    -------
+    mi : Minuit or None
+        The first accepted minimum, else the one with the lowest finite function value,
+        ``None`` if every attempt was skipped or raised.
+    accepted : bool
+        Whether ``mi`` was accepted.
+    n_attempts : int
+        Attempts made (including skipped ones).
+    """
+    best = None  # (fval, minuit)
+    n_att = 0
+    for attempt in attempts:
+        n_att += 1
+        try:
+            mi = make_minuit(attempt)
+            if mi is None:
+                continue
+            mi.migrad(ncall=ncall)
+            if mi.fmin.is_valid:
+                if hesse_strategy is not None:
+                    mi.strategy = hesse_strategy
+                mi.hesse()
+        except Exception:  # noqa: BLE001 - numerical failure in this attempt
+            continue
+        fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
+        if best is None or fval < best[0]:
+            best = (fval, mi)
+        if accept(mi):
+            return mi, True, n_att
+    return (None if best is None else best[1]), False, n_att
+
+
 def fit_dscb(
     m,
     weights=None,
@@ -724,39 +777,25 @@ def fit_dscb(
             out.append(float(np.clip(v, a + 1e-3 * span, b - 1e-3 * span)))
         return out
 
-    best = None  # (fval, minuit)
-    n_att = 0
-    accepted = None
-    # Every candidate with strategy 1 first, then the first two with strategy 2.
-    attempts = [(c, 1) for c in candidates] + [(c, 2) for c in candidates[:2]]
-    for cand, strategy in attempts[: max(1, int(max_attempts))]:
-        n_att += 1
-        try:
-            mi = Minuit(cost, *clip_start(cand), name=list(PARAM_NAMES))
-            for k in PARAM_NAMES:
-                mi.limits[k] = limits[k]
-            mi.errors["mu"] = 0.1 * wq
-            mi.errors["sigma_l"] = 0.1 * wq
-            mi.errors["sigma_r"] = 0.1 * wq
-            mi.strategy = strategy
-            mi.migrad()
-            if mi.fmin.is_valid:
-                mi.strategy = 2  # accurate numerical Hessian for the errors
-                mi.hesse()
-        except Exception:  # noqa: BLE001 - numerical failure in this attempt
-            continue
-        fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
-        if best is None or fval < best[0]:
-            best = (fval, mi)
-        ok = minuit_converged(mi)
-        if ok:
-            accepted = mi
-            break
+    def make_minuit(attempt: tuple[DSCBParams, int]) -> Minuit:
+        cand, strategy = attempt
+        mi = Minuit(cost, *clip_start(cand), name=list(PARAM_NAMES))
+        for k in PARAM_NAMES:
+            mi.limits[k] = limits[k]
+        mi.errors["mu"] = 0.1 * wq
+        mi.errors["sigma_l"] = 0.1 * wq
+        mi.errors["sigma_r"] = 0.1 * wq
+        mi.strategy = strategy
+        return mi
 
-    if best is None:
+    # Every candidate with strategy 1 first, then the first two with strategy 2; an
+    # accurate numerical Hessian (strategy 2) for the errors.
+    attempts = [(c, 1) for c in candidates] + [(c, 2) for c in candidates[:2]]
+    mi, valid, n_att = migrad_attempts(
+        attempts[: max(1, int(max_attempts))], make_minuit, hesse_strategy=2
+    )
+    if mi is None:
         return failed("all Migrad attempts raised", n_att)
-    mi = accepted if accepted is not None else best[1]
-    valid = accepted is not None
 
     cov = np.array(mi.covariance, dtype=float) if mi.covariance is not None else nan_cov
     if valid and w is not None:

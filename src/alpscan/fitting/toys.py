@@ -537,19 +537,9 @@ def fit_dataset(
 ) -> tuple[BatchFit, BatchFit]:
     """Free fit and null fit (``n_sig = 0``) of one dataset.
 
-    Parameters
-    ----------
-    model : WindowModel
-        Window model.
-    x : array_like
-        Masses (GeV); non-finite ones and those outside the window are dropped.
-    weights : array_like or None, optional
-        Event weights, same length as ``x``.
-    tol : float, optional
-        Convergence tolerance.
-    max_iter : int, optional
-        Newton iterations allowed to each fit (sparse windows crowded at the positivity
-        edge can need more than the default 50).
+    Parameters ``model``, ``x``, ``weights`` and ``tol`` as for :func:`profile_nll`;
+    ``max_iter`` the Newton iterations allowed to each fit (sparse windows crowded at the
+    positivity edge can need more than the default 50).
 
     Returns
     -------

@@ -25,7 +25,7 @@ from iminuit import Minuit
 from iminuit.cost import ExtendedUnbinnedNLL, NormalConstraint
 from iminuit.util import describe
 
-from alpscan.fitting.dscb import minuit_converged
+from alpscan.fitting.dscb import migrad_attempts, minuit_converged
 from alpscan.fitting.window_model import (
     BOUNDARY_U,
     FLOOR_REL,
@@ -393,43 +393,33 @@ def fit_model(
     limits[poly_i[0]] = (0.0, 2.0 * big)
     step = max(sqn, 1.0)
 
-    best = None
-    accepted = None
-    n_att = 0
-    for cand, strategy, tol in candidates[: max(1, int(max_attempts))]:
-        n_att += 1
+    def make_minuit(attempt: tuple[Mapping[str, float], int, float]) -> Minuit | None:
+        cand, strategy, tol = attempt
         v0 = make_feasible(to_internal(cand))
         if v0 is None:
-            continue
-        try:
-            mi = Minuit(fcn, *[v0[k] for k in par_order], name=par_order)
-            for k in par_order:
-                mi.limits[k] = limits[k]
-                mi.errors[k] = step
-            if fixed:
-                mi.fixed[SIGNAL] = True
-            mi.strategy = strategy
-            mi.tol = tol
-            # Generous call limit: boundary fits are stiff and converge slowly, while
-            # one call costs only ~20 µs.
-            mi.migrad(ncall=5000)
-            if mi.fmin.is_valid:
-                mi.hesse()
-        except Exception:  # noqa: BLE001 - numerical failure in this attempt
-            continue
-        fval = float(mi.fval) if np.isfinite(mi.fval) else np.inf
-        if best is None or fval < best[0]:
-            best = (fval, mi)
-        if minuit_converged(mi) and positive_everywhere(mi.values):
-            accepted = mi
-            break
+            return None
+        mi = Minuit(fcn, *[v0[k] for k in par_order], name=par_order)
+        for k in par_order:
+            mi.limits[k] = limits[k]
+            mi.errors[k] = step
+        if fixed:
+            mi.fixed[SIGNAL] = True
+        mi.strategy = strategy
+        mi.tol = tol
+        return mi
 
-    if best is None:
+    # Generous call limit: boundary fits are stiff and converge slowly, while one call
+    # costs only ~20 µs.
+    mi, valid, n_att = migrad_attempts(
+        candidates[: max(1, int(max_attempts))],
+        make_minuit,
+        accept=lambda mi: minuit_converged(mi) and positive_everywhere(mi.values),
+        ncall=5000,
+    )
+    if mi is None:
         return _failed(
             "no feasible starting point / Migrad attempt", lo, hi, n_ev, fixed, dropped, n_att
         )
-    mi = accepted if accepted is not None else best[1]
-    valid = accepted is not None
 
     minos_errors: dict[str, tuple[float, float]] = {}
     if valid and minos and not fixed:

@@ -262,8 +262,9 @@ def decay_k_system(rng, mode, k_p4, beta_cm, k_species_first=None):
     """Decay the K(*) system of ``mode`` into its tracks (c.m. frame).
 
     ``k_p4`` carries the K(*) system's four-momentum (its mass is the K or the
-    K* Breit–Wigner mass).  Returns (tracks p4 (N,3,4), species, charge, mask,
-    K_S lab flight distance mm).  Sub-decays: K*⁰ → K⁺π⁻, K*⁺ → K_S π⁺,
+    K* Breit–Wigner mass).  Returns the K-system fields of :class:`TruthEvents`:
+    ``k_p4`` (tracks p4 (N,3,4)), ``k_species``, ``k_charge``, ``k_mask``,
+    ``ks_flight_mm`` (K_S lab flight distance mm).  Sub-decays: K*⁰ → K⁺π⁻, K*⁺ → K_S π⁺,
     K_S → π⁺π⁻ (the branching fractions of the chains are applied to the
     efficiency, not generated).
     """
@@ -304,7 +305,7 @@ def decay_k_system(rng, mode, k_p4, beta_cm, k_species_first=None):
         charge[:, 0], charge[:, 1], charge[:, 2], mask[:, :3] = 1, -1, 1, True
     else:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-    return tracks, species, charge, mask, flight
+    return dict(k_p4=tracks, k_species=species, k_charge=charge, k_mask=mask, ks_flight_mm=flight)
 
 
 def _cos2_helicity(rng, n):
@@ -358,7 +359,9 @@ def upsilon_to_bb(rng, n, sqrt_s, mode):
 
 
 def assemble_roe(track_blocks, photon_blocks, n_cand_photons=2):
-    """Concatenate ROE blocks; photon sibling indices are shifted into the combined list."""
+    """Concatenate ROE blocks into the rest-of-event fields of :class:`TruthEvents`
+    (``t_*``, ``g_*``; no photon split yet); photon sibling indices are shifted into the
+    combined list."""
     t_p4 = np.concatenate([b[0] for b in track_blocks], axis=1)
     t_mask = np.concatenate([b[1] for b in track_blocks], axis=1)
     t_species = np.concatenate([b[2] for b in track_blocks], axis=1)
@@ -374,4 +377,14 @@ def assemble_roe(track_blocks, photon_blocks, n_cand_photons=2):
     g_mask = np.concatenate([g[1] for g in g_parts], axis=1)
     g_parent = np.concatenate([g[2] for g in g_parts], axis=1)
     g_sibling = np.concatenate(siblings, axis=1)
-    return t_p4, t_mask, t_species, t_charge, g_p4, g_mask, g_parent, g_sibling
+    return dict(
+        t_p4=t_p4,
+        t_mask=t_mask,
+        t_species=t_species,
+        t_charge=t_charge,
+        g_p4=g_p4,
+        g_mask=g_mask,
+        g_parent=g_parent,
+        g_sibling=g_sibling,
+        g_split=np.zeros(g_mask.shape, dtype=bool),
+    )

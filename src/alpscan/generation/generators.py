@@ -84,31 +84,19 @@ def generate_b_to_k_h(rng, n, mode, m_h, ctau_mm_value, model, tune, sqrt_s, bet
     if mode in ("Kst0", "Kstp"):
         m_k = np.minimum(m_k, hi)
     k_sys, h = two_body_decay(b_sig, m_k, m_h, random_unit_vectors(rng, (n,)))
-    tracks, species, charge, mask, ks_flight = decay_k_system(rng, mode, k_sys, beta_cm)
+    k_system = decay_k_system(rng, mode, k_sys, beta_cm)
     g1, g2 = two_body_decay(h, 0.0, 0.0, random_unit_vectors(rng, (n,)))
     vertex, flight = _photon_from_vertex_flight(rng, h, m_h, ctau_mm_value, beta_cm)
     had, spec = generic_b_decay(rng, b_other, _b_params(model, tune))
     trk, pho = decay_neutral_hadrons(rng, had, spec)
-    t_p4, t_mask, t_species, t_charge, g_p4, g_mask, g_parent, g_sibling = assemble_roe([trk], [pho])
+    roe = assemble_roe([trk], [pho])
     return TruthEvents(
-        k_p4=tracks,
-        k_species=species,
-        k_charge=charge,
-        k_mask=mask,
-        ks_flight_mm=ks_flight,
+        **k_system,
         a_p4=np.stack([g1, g2], axis=1),
         a_vertex_mm=vertex,
         a_parent=np.full((n, 2), PARENT_SAME),
         a_sibling=np.tile([1, 0], (n, 1)),
-        g_p4=g_p4,
-        g_mask=g_mask,
-        g_parent=g_parent,
-        g_sibling=g_sibling,
-        g_split=np.zeros(g_mask.shape, dtype=bool),
-        t_p4=t_p4,
-        t_mask=t_mask,
-        t_charge=t_charge,
-        t_species=t_species,
+        **roe,
         truth={"m_a_true": m_h, "flight_mm": flight, "b_sig_p4": b_sig},
     )
 
@@ -124,35 +112,21 @@ def generate_xsgamma(rng, n, mode, model, tune, sqrt_s, beta_cm):
     xs, gamma_hard = two_body_decay(b_sig, m_xs, 0.0, random_unit_vectors(rng, (n,)))
     masses = np.stack([m_k, np.full(n, m_pi0), np.full(n, m_pi)], axis=1)
     parts = rambo_in_frame(rng, xs, masses)
-    tracks, species, charge, mask, ks_flight = decay_k_system(rng, mode, parts[:, 0], beta_cm)
+    k_system = decay_k_system(rng, mode, parts[:, 0], beta_cm)
     s1, s2 = two_body_decay(parts[:, 1], 0.0, 0.0, random_unit_vectors(rng, (n,)))
     extra_track = (parts[:, 2:3], np.ones((n, 1), bool), np.full((n, 1), PION), np.full((n, 1), -1))
     had, spec = generic_b_decay(rng, b_other, _b_params(model, tune))
     trk, pho = decay_neutral_hadrons(rng, had, spec)
     sib_block = (s2[:, None, :], np.ones((n, 1), bool), np.full((n, 1), PARENT_PI0), np.full((n, 1), -1))
-    t_p4, t_mask, t_species, t_charge, g_p4, g_mask, g_parent, g_sibling = assemble_roe(
-        [extra_track, trk], [sib_block, pho]
-    )
-    g_sibling[:, 0] = 1  # the π⁰ sibling points at candidate photon 1
+    roe = assemble_roe([extra_track, trk], [sib_block, pho])
+    roe["g_sibling"][:, 0] = 1  # the π⁰ sibling points at candidate photon 1
     return TruthEvents(
-        k_p4=tracks,
-        k_species=species,
-        k_charge=charge,
-        k_mask=mask,
-        ks_flight_mm=ks_flight,
+        **k_system,
         a_p4=np.stack([gamma_hard, s1], axis=1),
         a_vertex_mm=np.zeros((n, 3)),
         a_parent=np.tile([PARENT_OTHER, PARENT_PI0], (n, 1)),
         a_sibling=np.tile([-1, 2], (n, 1)),
-        g_p4=g_p4,
-        g_mask=g_mask,
-        g_parent=g_parent,
-        g_sibling=g_sibling,
-        g_split=np.zeros(g_mask.shape, dtype=bool),
-        t_p4=t_p4,
-        t_mask=t_mask,
-        t_charge=t_charge,
-        t_species=t_species,
+        **roe,
         truth={"m_a_true": np.zeros(n), "flight_mm": np.zeros(n), "b_sig_p4": b_sig},
     )
 
@@ -258,9 +232,9 @@ def _combinatorial_round(rng, n, mode, topology, model, tune, sqrt_s, beta_cm):
     ok &= (rest[:, 0] > 0) & (m_rest > model["min_rest_mass_gev"])
 
     k_species_first = _candidate_k_species(rng, n, model)
-    tracks, species, charge, mask, ks_flight = decay_k_system(rng, mode, k_sys, beta_cm, k_species_first)
+    k_system = decay_k_system(rng, mode, k_sys, beta_cm, k_species_first)
     if mode == "Kst0":
-        species[:, 1] = np.where(rng.uniform(size=n) < comb["kstar_pion_is_pion"], PION, KAON)
+        k_system["k_species"][:, 1] = np.where(rng.uniform(size=n) < comb["kstar_pion_is_pion"], PION, KAON)
 
     fractions = _species_fractions(model, tune)
     mult_mean = model["jet_multiplicity_mean"] * tune["multiplicity_scale"]
@@ -287,31 +261,16 @@ def _combinatorial_round(rng, n, mode, topology, model, tune, sqrt_s, beta_cm):
         blocks_t, blocks_g = [trk], [pho]
 
     sib_block = (sib_p4, sib_mask, sib_parent, np.where(sib_mask, np.array([0, 1]) - 2, -1))
-    t_p4, t_mask, t_species, t_charge, g_p4, g_mask, g_parent, g_sibling = assemble_roe(
-        blocks_t, [sib_block] + blocks_g
-    )
+    roe = assemble_roe(blocks_t, [sib_block] + blocks_g)
     # siblings of the candidate photons point back at candidate photons 0/1
-    g_sibling[:, :2] = np.where(sib_mask, np.array([0, 1]), -1)
-    g_split = np.zeros(g_mask.shape, dtype=bool)
+    roe["g_sibling"][:, :2] = np.where(sib_mask, np.array([0, 1]), -1)
     ev = TruthEvents(
-        k_p4=tracks,
-        k_species=species,
-        k_charge=charge,
-        k_mask=mask,
-        ks_flight_mm=ks_flight,
+        **k_system,
         a_p4=a_p4,
         a_vertex_mm=np.zeros((n, 3)),
         a_parent=a_parent,
         a_sibling=a_sibling,
-        g_p4=g_p4,
-        g_mask=g_mask,
-        g_parent=g_parent,
-        g_sibling=g_sibling,
-        g_split=g_split,
-        t_p4=t_p4,
-        t_mask=t_mask,
-        t_charge=t_charge,
-        t_species=t_species,
+        **roe,
         truth={"m_a_true": np.where(same, m_gg, 0.0), "flight_mm": np.zeros(n), "b_sig_p4": cand},
     )
     return ev.select(ok)

@@ -272,12 +272,9 @@ def grid_search_4d(
     n_sig_total: float,
     bkg_scores,
     w_bkg,
-    step: float = 0.05,
-    a: float = 3.0,
-    directions: Sequence[int] = (+1, +1, -1, -1),
     *,
-    lo: float = 0.0,
-    hi: float = 1.0,
+    directions: Sequence[int] = (+1, +1, -1, -1),
+    **options,
 ) -> PunziResult:
     """The paper's 4-D search over (CS1, CS2, P(π⁰), P(η)) thresholds.
 
@@ -286,10 +283,12 @@ def grid_search_4d(
     sig_scores, bkg_scores : array_like, shape (N, 4), (M, 4)
         Columns: CS1, CS2, π⁰-veto probability, η-veto probability (the order must
         match ``directions``).
-    w_sig, n_sig_total, w_bkg, step, a, lo, hi
+    w_sig, n_sig_total, w_bkg
         As for :func:`grid_search`.
     directions : sequence of 4 ints, optional
         Default ``(+1, +1, -1, -1)``: keep high CS scores and low veto probabilities.
+    **options
+        ``step``, ``a``, ``lo``, ``hi`` of :func:`grid_search`.
 
     Returns
     -------
@@ -298,16 +297,7 @@ def grid_search_4d(
     if len(tuple(directions)) != 4:
         raise ValueError("grid_search_4d needs four directions")
     return grid_search(
-        sig_scores,
-        w_sig,
-        n_sig_total,
-        bkg_scores,
-        w_bkg,
-        step=step,
-        a=a,
-        directions=directions,
-        lo=lo,
-        hi=hi,
+        sig_scores, w_sig, n_sig_total, bkg_scores, w_bkg, directions=directions, **options
     )
 
 

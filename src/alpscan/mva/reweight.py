@@ -360,16 +360,8 @@ def weighted_ks(x_a, w_a, x_b, w_b) -> KSResult:
     For unit weights this is the usual asymptotic KS test; for weighted samples it is an
     approximation, good when the weights are not too spread.
 
-    Parameters
-    ----------
-    x_a, x_b : array_like
-        Values of the two samples.
-    w_a, w_b : array_like or None
-        Non-negative weights (``None``: ones).
-
-    Returns
-    -------
-    KSResult
+    The samples ``x_a``, ``x_b`` and their weights ``w_a``, ``w_b`` are as for
+    :func:`binned_chi2`; returns a :class:`KSResult`.
     """
     x_a, w_a = _check_sample(x_a, w_a)
     x_b, w_b = _check_sample(x_b, w_b)

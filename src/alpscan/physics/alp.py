@@ -203,6 +203,15 @@ def _two_body_rate_prefactor(g_aw, m_b: float, **sm):
     return m_b**3 * np.abs(g_abs(g_aw, **sm)) ** 2 / (64.0 * np.pi)
 
 
+def _q2_and_lambda(m_a, m_b: float, m_k: float):
+    """q² = m_a² (GeV²) and λ(1, m_K²/m_B², q²/m_B²) of B → K a, zero at and above the
+    endpoint m_B − m_K (``m_k`` the mass of the K or K*)."""
+    m_a = np.asarray(m_a, dtype=float)
+    q2 = m_a**2
+    lam = np.clip(kallen_lambda(1.0, m_k**2 / m_b**2, q2 / m_b**2), 0.0, None)
+    return q2, np.where(m_a < m_b - m_k, lam, 0.0)
+
+
 def kinematic_endpoint(mode: str) -> float:
     """Largest ALP mass m_B − m_K(*) (GeV) for ``mode`` (one of :data:`MODES`)."""
     b, k, _ = _mode(mode)
@@ -235,12 +244,8 @@ def width_b_to_k_a(m_a, g_aw, b: str = "B+", **sm):
     numpy.ndarray
         Γ in GeV.
     """
-    kaon = {"B+": "K+", "B0": "K0S"}[b]
-    m_b, m_k = mass_gev(b), mass_gev(kaon)
-    m_a = np.asarray(m_a, dtype=float)
-    q2 = m_a**2
-    lam = np.clip(kallen_lambda(1.0, m_k**2 / m_b**2, q2 / m_b**2), 0.0, None)
-    lam = np.where(m_a < m_b - m_k, lam, 0.0)
+    m_b, m_k = mass_gev(b), mass_gev({"B+": "K+", "B0": "K0S"}[b])
+    q2, lam = _q2_and_lambda(m_a, m_b, m_k)
     return (
         _two_body_rate_prefactor(g_aw, m_b, **sm)
         * f0_ball_zwicky(q2) ** 2
@@ -252,28 +257,11 @@ def width_b_to_k_a(m_a, g_aw, b: str = "B+", **sm):
 def width_b_to_kstar_a(m_a, g_aw, b: str = "B0", **sm):
     """Partial width Γ(B → K* a) in GeV (K*(892), narrow-width, summed over K* decays).
 
-    Parameters
-    ----------
-    m_a : array_like
-        ALP mass in GeV.  Zero is returned above the endpoint m_B − m_K*.
-    g_aw : array_like
-        g_aW in GeV⁻¹ (broadcast with ``m_a``).
-    b : {"B0", "B+"}
-        Parent: ``"B0"`` → K*⁰a, ``"B+"`` → K*⁺a.
-    **sm
-        Electroweak/CKM inputs forwarded to :func:`g_abs`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Γ in GeV.
+    ``m_a`` (zero above the endpoint m_B − m_K*), ``g_aw`` and ``**sm`` as for
+    :func:`width_b_to_k_a`; ``b`` is ``"B0"`` (→ K*⁰a) or ``"B+"`` (→ K*⁺a).
     """
-    kstar = {"B0": "Kst0", "B+": "Kstp"}[b]
-    m_b, m_ks = mass_gev(b), mass_gev(kstar)
-    m_a = np.asarray(m_a, dtype=float)
-    q2 = m_a**2
-    lam = np.clip(kallen_lambda(1.0, m_ks**2 / m_b**2, q2 / m_b**2), 0.0, None)
-    lam = np.where(m_a < m_b - m_ks, lam, 0.0)
+    m_b = mass_gev(b)
+    q2, lam = _q2_and_lambda(m_a, m_b, mass_gev({"B0": "Kst0", "B+": "Kstp"}[b]))
     return _two_body_rate_prefactor(g_aw, m_b, **sm) * a0_ball_zwicky(q2, m_b) ** 2 * lam**1.5
 
 
@@ -282,10 +270,8 @@ def width_a_to_gg(m_a, g_aw, *, sin2_theta_w: float = SIN2_THETA_W):
 
     Parameters
     ----------
-    m_a : array_like
-        ALP mass in GeV.
-    g_aw : array_like
-        g_aW in GeV⁻¹.
+    m_a, g_aw : array_like
+        ALP mass (GeV) and coupling g_aW (GeV⁻¹), broadcast together.
     sin2_theta_w : float, optional
         sin²θ_W (default :data:`SIN2_THETA_W`).
     """
@@ -300,19 +286,8 @@ def ctau_a_mm(m_a, g_aw, *, sin2_theta_w: float = SIN2_THETA_W):
     and leptonic decays are neglected (as in the analysis, which sets B(a → γγ) = 100 %), so
     the total width is :func:`width_a_to_gg`.  cτ ∝ 1 / (g_aW² m_a³).
 
-    Parameters
-    ----------
-    m_a : array_like
-        ALP mass in GeV.
-    g_aw : array_like
-        g_aW in GeV⁻¹.
-    sin2_theta_w : float, optional
-        sin²θ_W (default :data:`SIN2_THETA_W`).
-
-    Returns
-    -------
-    numpy.ndarray
-        cτ in mm (inf for zero coupling or mass).
+    Parameters as for :func:`width_a_to_gg`; returns cτ in mm (inf for zero coupling or
+    mass).
     """
     with np.errstate(divide="ignore"):
         return HBARC_GEV_MM / width_a_to_gg(m_a, g_aw, sin2_theta_w=sin2_theta_w)

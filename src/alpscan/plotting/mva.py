@@ -9,17 +9,10 @@ from matplotlib.ticker import NullFormatter
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from alpscan.plotting.style import (experiment_label, label, save, tight_layout_below_label,
-                                    use_style)
+from alpscan.plotting.style import label, mode_label, mode_panels, save, save_panels, use_style
 
 SCORES = (("cs1", "CS1"), ("cs2", "CS2"), ("p_pi0", "P($\\pi^0$)"), ("p_eta", "P($\\eta$)"),
           ("xsg", "$X_s\\gamma$ BDT"))
-
-
-def _mode_label(mode: str) -> str:
-    from alpscan.plotting.paper import MODE_LABELS
-
-    return MODE_LABELS.get(mode, mode)
 
 
 def score_distributions(signal: dict, background: dict, path) -> None:
@@ -40,20 +33,17 @@ def score_distributions(signal: dict, background: dict, path) -> None:
             positive = np.concatenate([hs[hs > 0], hb[hb > 0]])
             ax.set_ylim(0.5 * positive.min() if positive.size else 1e-2, top * 30)  # room for the title row
             ax.set_xlabel(name, fontsize="small")
-            ax.set_ylabel("density" if j else f"{_mode_label(mode)}\ndensity", fontsize="small")
+            ax.set_ylabel("density" if j else f"{mode_label(mode)}\ndensity", fontsize="small")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=2, fontsize="small", frameon=False)
-    experiment_label(fig)
-    tight_layout_below_label(fig)
-    save(fig, path)
+    save_panels(fig, path)
 
 
 def roc_curves(signal: dict, background: dict, path) -> None:
     """ROC curves (signal efficiency vs background rejection) per mode."""
-    use_style()
     modes = list(signal)
-    fig, axes = plt.subplots(1, len(modes), figsize=(4.8 * len(modes), 5.0), squeeze=False)
-    for ax, mode in zip(axes[0], modes):
+    fig, axes = mode_panels(modes)
+    for ax, mode in zip(axes, modes):
         s, b = signal[mode], background[mode]
         for col, name in SCORES:
             sign = 1 if col in ("cs1", "cs2") else -1
@@ -66,12 +56,10 @@ def roc_curves(signal: dict, background: dict, path) -> None:
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("signal efficiency", fontsize="small")
         ax.set_ylabel("background rejection", fontsize="small")
-        ax.set_title(_mode_label(mode), loc="right", fontsize="small")
+        ax.set_title(mode_label(mode), loc="right", fontsize="small")
     # the curves bow towards (1, 1): the lower-left corner is empty
-    axes[0, 0].legend(fontsize="xx-small", loc="lower left")
-    experiment_label(fig)
-    tight_layout_below_label(fig)
-    save(fig, path)
+    axes[0].legend(fontsize="xx-small", loc="lower left")
+    save_panels(fig, path)
 
 
 CLOSURE_STYLES = {
@@ -110,12 +98,10 @@ def closure_figure(table: pd.DataFrame, path) -> None:
         ax.set_xlabel(r"$\chi^2$/ndf", fontsize="small")
         if ax is axes[0, 0]:
             ax.set_ylabel("CS variable", fontsize="small")
-        ax.set_title(_mode_label(mode), loc="right", fontsize="small")
+        ax.set_title(mode_label(mode), loc="right", fontsize="small")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=2, fontsize="x-small", frameon=False)
-    experiment_label(fig)
-    tight_layout_below_label(fig, legend_rows=2)
-    save(fig, path)
+    save_panels(fig, path, legend_rows=2)
 
 
 def efficiency_figure(eff: dict, path) -> None:
@@ -125,7 +111,7 @@ def efficiency_figure(eff: dict, path) -> None:
     top = 0.0
     for mode, (m, e) in eff.items():
         e = 100 * np.asarray(e, dtype=float)
-        ax.plot(m, e, "o-", ms=4, label=_mode_label(mode))
+        ax.plot(m, e, "o-", ms=4, label=mode_label(mode))
         top = max(top, float(np.nanmax(e)) if e.size else 0.0)
     ax.set_ylim(0, 1.45 * top if top > 0 else 1.0)  # legend rows above the curves
     ax.set_xlabel(r"$m_a$ [GeV]")

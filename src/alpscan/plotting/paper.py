@@ -26,7 +26,7 @@ from scipy.stats import chi2
 
 from alpscan.physics.alp import gaw_for_br
 from alpscan.physics.constants import mass_gev
-from alpscan.plotting.style import use_style
+from alpscan.plotting.style import MODE_LABELS, use_style
 from alpscan.summary import failed_fits
 
 __all__ = [
@@ -47,13 +47,6 @@ __all__ = [
 
 #: Analysis modes in the order of the paper's figures.
 MODE_ORDER = ("Kp", "K0S", "Kst0", "Kstp")
-#: Decay labels of the modes.
-MODE_LABELS = {
-    "Kp": r"$B^+\to K^+a$",
-    "K0S": r"$B^0\to K^0_S\,a$",
-    "Kst0": r"$B^0\to K^{*0}a$",
-    "Kstp": r"$B^+\to K^{*+}a$",
-}
 #: Product of branching fractions limited per mode (the K⁰ mode: B(B⁰ → K⁰a), K_S → π⁺π⁻ in ε).
 BR_LABELS = {
     "Kp": r"$\mathcal{B}(B^+\to K^+a)\,\mathcal{B}(a\to\gamma\gamma)$",

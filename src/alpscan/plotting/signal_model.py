@@ -8,7 +8,7 @@ import numpy as np
 
 from alpscan.fitting.signal_model import interpolate_signal_model, longlived_ratio
 from alpscan.fitting.dscb import ALPHA_LIMITS, N_LIMITS
-from alpscan.plotting.style import experiment_label, save, tight_layout_below_label, use_style
+from alpscan.plotting.style import mode_label, mode_panels, save_panels, use_style
 
 PARAMS = (("sigma_l", r"$\sigma_L$ [MeV]", 1e3), ("sigma_r", r"$\sigma_R$ [MeV]", 1e3), ("alpha_l", r"$\alpha_L$", 1),
           ("alpha_r", r"$\alpha_R$", 1), ("n_l", r"$n_L$", 1), ("n_r", r"$n_R$", 1),
@@ -54,7 +54,7 @@ def signal_model_figure(tables: dict, path) -> None:
             err = scale * valid.get(f"{col}_err", 0 * valid[col]).to_numpy(dtype=float)
             pinned = at_fit_limit(col, valid[col])
             x = valid["m_a"].to_numpy(dtype=float)
-            ax.errorbar(x[~pinned], y[~pinned], err[~pinned], fmt="o", ms=3, color=colour, label=_mode_label(mode))
+            ax.errorbar(x[~pinned], y[~pinned], err[~pinned], fmt="o", ms=3, color=colour, label=mode_label(mode))
             if pinned.any():
                 ax.plot(x[pinned], y[pinned], "o", ms=5, mfc="none", mec=colour, gid="at_limit",
                         label="at fit limit")
@@ -78,23 +78,14 @@ def signal_model_figure(tables: dict, path) -> None:
             handles.setdefault(lab, h)
     if handles:
         legend_ax.legend(list(handles.values()), list(handles), loc="center", fontsize="small")
-    experiment_label(fig)
-    tight_layout_below_label(fig)
-    save(fig, path)
-
-
-def _mode_label(mode: str) -> str:
-    from alpscan.plotting.paper import MODE_LABELS
-
-    return MODE_LABELS.get(mode, mode)
+    save_panels(fig, path)
 
 
 def longlived_figure(points: dict, fits: dict, path) -> None:
     """ε_LL/ε_prompt vs cτ with the fitted three-parameter curves, per mode."""
-    use_style()
     modes = list(points)
-    fig, axes = plt.subplots(1, len(modes), figsize=(4.8 * len(modes), 5.0), squeeze=False)
-    for ax, mode in zip(axes[0], modes):
+    fig, axes = mode_panels(modes)
+    for ax, mode in zip(axes, modes):
         pts, fit = points[mode], fits[mode]
         top = 1.0
         for m_a, grp in pts.groupby("m_a"):
@@ -107,8 +98,6 @@ def longlived_figure(points: dict, fits: dict, path) -> None:
         ax.set_ylim(0.0, 1.45 * top)  # one legend row above the ratio <= 1
         ax.set_xlabel(r"$c\tau$ [mm]", fontsize="small")
         ax.set_ylabel(r"$\epsilon_{LL}/\epsilon_{prompt}$", fontsize="small")
-        ax.set_title(_mode_label(mode), loc="right", fontsize="small")
+        ax.set_title(mode_label(mode), loc="right", fontsize="small")
         ax.legend(fontsize="xx-small", loc="upper right", ncol=2, columnspacing=0.8, handlelength=1.0)
-    experiment_label(fig)
-    tight_layout_below_label(fig)
-    save(fig, path)
+    save_panels(fig, path)

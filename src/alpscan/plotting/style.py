@@ -16,6 +16,32 @@ def use_style() -> None:
     mplhep.style.use("ROOT")
 
 
+#: Decay labels of the analysis modes.
+MODE_LABELS = {
+    "Kp": r"$B^+\to K^+a$",
+    "K0S": r"$B^0\to K^0_S\,a$",
+    "Kst0": r"$B^0\to K^{*0}a$",
+    "Kstp": r"$B^+\to K^{*+}a$",
+}
+
+
+def mode_label(mode: str) -> str:
+    """The decay label of an analysis mode (:data:`MODE_LABELS`), the mode name if it has
+    none."""
+    return MODE_LABELS.get(mode, mode)
+
+
+def mode_panels(modes, width: float = 4.8, height: float = 5.0):
+    """The alpscan style and a figure with one row of panels, one per mode.
+
+    Returns ``(fig, axes)`` with ``axes`` the 1-D array of panels (``width`` × ``height``
+    inches each).
+    """
+    use_style()
+    fig, axes = plt.subplots(1, len(modes), figsize=(width * len(modes), height), squeeze=False)
+    return fig, axes[0]
+
+
 def label(ax, text: str = "alpscan toy simulation") -> None:
     """Top-left experiment-style label naming the toy (never "Belle")."""
     ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize="small", style="italic")
@@ -45,3 +71,11 @@ def tight_layout_below_label(fig, legend_rows: int = 0) -> None:
     ``legend_rows`` rows of a figure legend (0.32 in each, at the figure's size)."""
     height_in = fig.get_size_inches()[1]
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.45 + 0.32 * legend_rows) / height_in))
+
+
+def save_panels(fig, path: str | Path, legend_rows: int = 0) -> None:
+    """Finish a multi-panel figure: the experiment label, the panels laid out below it
+    (:func:`tight_layout_below_label`), saved with :func:`save`."""
+    experiment_label(fig)
+    tight_layout_below_label(fig, legend_rows=legend_rows)
+    save(fig, path)
