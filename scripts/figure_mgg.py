@@ -2,7 +2,7 @@
 
 from alpscan.io import read_parquet
 from alpscan.logs import setup_script_logging
-from alpscan.plotting.paper import plot_mgg_stack
+from alpscan.plotting.mgg import plot_mgg_stack
 from alpscan.plotting.style import save
 
 setup_script_logging(snakemake.log[0])  # noqa: F821

@@ -17,7 +17,7 @@ import pytest
 from matplotlib.patches import Polygon, Rectangle
 
 from alpscan.fitting.dscb import N_LIMITS
-from alpscan.plotting import mva, paper, style
+from alpscan.plotting import mgg, mva, paper, style
 from alpscan.plotting import signal_model as sm_plot
 from alpscan.plotting.layout import layout_problems
 from alpscan import summary
@@ -142,7 +142,7 @@ def test_mgg_layout_log_axis_and_sim_uncertainty():
     rng = np.random.default_rng(0)
     for mode in MODES:
         data, sim = sim_and_data(rng, mode)
-        fig = paper.plot_mgg_stack(data, sim, mode)
+        fig = mgg.plot_mgg_stack(data, sim, mode)
         assert_clean(fig)
         for ax in fig.axes:
             assert ax.get_yscale() == "log", "Fig. 2 has a log count axis"
@@ -157,7 +157,7 @@ def test_mgg_layout_log_axis_and_sim_uncertainty():
 def test_mgg_sim_uncertainty_is_sqrt_sumw2():
     m = np.array([1.05, 1.06, 1.07, 2.0])
     w = np.array([2.0, 2.5, 2.0, 1.0])
-    fig = paper.plot_mgg_stack(None, {"continuum_uu": (m, w)}, "Kp", ranges=((1.0, 1.1),),
+    fig = mgg.plot_mgg_stack(None, {"continuum_uu": (m, w)}, "Kp", ranges=((1.0, 1.1),),
                                n_bins=1)
     band = [p for p in fig.axes[0].patches if p.get_hatch()][0]
     assert band.get_data().values[0] == pytest.approx(6.5 + np.sqrt(4 + 6.25 + 4))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alpscan.plotting import paper
+from alpscan.plotting import mgg, paper
 from alpscan.plotting.style import save
 
 from .figure_inputs import BABAR_CSV, ETA_VETOES, MODES, SIM_NAMES, gaw_frame, scan_frame, toy_frame
@@ -58,7 +58,7 @@ def test_mgg_stack(tmp_path):
     rng = np.random.default_rng(0)
     data = np.concatenate([rng.uniform(0.05, 4.6, 2000), [np.nan, np.inf]])
     for mode in ("Kp", "K0S"):
-        check_saved(paper.plot_mgg_stack(data, sim_samples(rng), mode), tmp_path, f"mgg_{mode}")
+        check_saved(mgg.plot_mgg_stack(data, sim_samples(rng), mode), tmp_path, f"mgg_{mode}")
 
 
 def test_mgg_grouping_follows_mode_charge():
@@ -67,22 +67,22 @@ def test_mgg_grouping_follows_mode_charge():
            "peaking_eta": (np.array([0.55]), np.array([2.0])),
            "xsgamma": (np.array([2.0]), np.array([3.0])),
            "continuum_cc": (rng.uniform(size=4), np.ones(4))}
-    charged = paper.group_sim(sim, "Kstp")
+    charged = mgg.group_sim(sim, "Kstp")
     assert charged["BpBm"][1].sum() == 6.0 and charged["B0B0bar"][1].sum() == 0.0
-    neutral = paper.group_sim(sim, "Kst0")
+    neutral = mgg.group_sim(sim, "Kst0")
     assert neutral["BpBm"][1].sum() == 1.0 and neutral["B0B0bar"][1].sum() == 5.0
-    separate = paper.group_sim(sim, "Kp", separate_other_b=True)
+    separate = mgg.group_sim(sim, "Kp", separate_other_b=True)
     assert separate["other_B"][1].sum() == 5.0 and separate["qqbar"][1].sum() == 4.0
     with pytest.raises(ValueError, match="unknown simulation sample"):
-        paper.group_sim({"signal": (np.ones(1), np.ones(1))}, "Kp")
+        mgg.group_sim({"signal": (np.ones(1), np.ones(1))}, "Kp")
 
 
 def test_mgg_stack_empty_and_separate(tmp_path):
     empty = {name: (np.array([]), np.array([])) for name in ("continuum_uu", "bb_neutral")}
-    check_saved(paper.plot_mgg_stack(np.array([]), empty, "Kst0"), tmp_path, "mgg_empty")
-    check_saved(paper.plot_mgg_stack(None, {}, "Kstp", n_bins=20), tmp_path, "mgg_none")
+    check_saved(mgg.plot_mgg_stack(np.array([]), empty, "Kst0"), tmp_path, "mgg_empty")
+    check_saved(mgg.plot_mgg_stack(None, {}, "Kstp", n_bins=20), tmp_path, "mgg_none")
     rng = np.random.default_rng(5)
-    fig = paper.plot_mgg_stack(rng.uniform(0.1, 4.5, 300), sim_samples(rng), "Kp",
+    fig = mgg.plot_mgg_stack(rng.uniform(0.1, 4.5, 300), sim_samples(rng), "Kp",
                                separate_other_b=True)
     check_saved(fig, tmp_path, "mgg_sep")
 
@@ -213,22 +213,22 @@ def test_mgg_combinatorial_shape_above_1gev_is_a_fit():
     edges = np.linspace(1.0, 4.5, 71)
     # many events: the slope is recovered
     m = 1.0 + rng.exponential(0.8, 20000)
-    c, e, n = paper.smoothed_exponential(m, np.full(m.size, 0.5), 1.0, 4.5, edges)
+    c, e, n = mgg.smoothed_exponential(m, np.full(m.size, 0.5), 1.0, 4.5, edges)
     inside = m <= 4.5
     assert n == inside.sum() and c.sum() == pytest.approx(0.5 * inside.sum())
     expect = 0.5 * np.histogram(m, edges)[0]
     assert np.all(np.abs(c - expect)[:20] < 4 * np.sqrt(0.25 * np.maximum(expect[:20] / 0.5, 1)))
     # ten candidates of weight 2.4: a smooth, falling shape with a large band, no empty bin
     few = 1.0 + rng.exponential(0.8, 10)
-    c, e, n = paper.smoothed_exponential(few, np.full(10, 2.4), 1.0, 4.5, edges)
+    c, e, n = mgg.smoothed_exponential(few, np.full(10, 2.4), 1.0, 4.5, edges)
     assert n == np.count_nonzero(few <= 4.5) and np.all(c > 0) and np.all(np.diff(c) < 0)
     assert c.sum() == pytest.approx(2.4 * n)
     assert np.all(e >= (1 - 1e-9) * c / np.sqrt(n))  # at least the 1/√N normalisation
-    fig = paper.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
+    fig = mgg.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
                                ranges=((1.0, 4.5),), n_bins=70)
     qq = [p for p in fig.axes[0].patches if p.get_label() == paper.GROUPS["qqbar"][0]][0]
     assert np.all(qq.get_data().values > 0)
-    raw = paper.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
+    raw = mgg.plot_mgg_stack(None, {"continuum_uu": (few, np.full(10, 2.4))}, "Kp",
                                ranges=((1.0, 4.5),), n_bins=70, smooth_above=None)
     qq_raw = [p for p in raw.axes[0].patches if p.get_label() == paper.GROUPS["qqbar"][0]][0]
     assert np.count_nonzero(qq_raw.get_data().values) <= 10
