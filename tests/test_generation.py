@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -289,9 +291,17 @@ def test_beam_background_adds_candidates_and_wrong_best_candidates(default_confi
 
 
 def test_reconstructed_signal_peaks_at_true_mass_and_mb(default_config):
-    cfg = default_config
+    """With the exact covariances in the kinematic fit (``kinfit_k_error_scale`` 1) the fit
+    pulls the peak onto the true mass and narrows it; with the tuned error model (the K
+    weighted loosely, Belle's published σ_R) the peak stays where the photons put it, a few
+    per mille low from the calorimeter's leakage tail, as the raw M_γγ."""
+    cfg = copy.deepcopy(default_config)
     ev = generate_b_to_k_h(np.random.default_rng(13), 4000, "Kp", 2.0, 0.0, cfg["generation"]["model"],
                            cfg["generation"]["sim_tune"], 10.58, _beta(cfg))
+    tuned, _ = _reco(cfg, ev)
+    assert abs(np.median(tuned["m_gg"]) - 2.0) < 0.012
+    assert abs(np.median(tuned["m_gg"]) - np.median(tuned["m_gg_raw"])) < 0.003
+    cfg["detector"]["kinfit_k_error_scale"] = 1.0
     out, pairs = _reco(cfg, ev)
     assert abs(np.median(out["m_gg"]) - 2.0) < 0.003
     assert abs(np.median(out["mbc"]) - mass_gev("B+")) < 0.002
