@@ -28,8 +28,8 @@ pytestmark = pytest.mark.workflow  # deselected by default (pyproject addopts); 
 
 GENERATION = {"generate_sample", "fidelity"}
 MVA_ONWARD = {"train_continuum_suppression", "train_xsgamma", "score_mode", "calibrate", "calibration_closure",
-              "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
-              "signal_model_figures", "all"} | {"peaking_shapes", "scan_points", "scan_chunk", "merge_scan"}
+              "optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "fidelity_targets",
+              "signal_model", "signal_model_figures", "all"} | {"peaking_shapes", "scan_points", "scan_chunk", "merge_scan"}
 SCAN = {"scan_points", "scan_chunk", "merge_scan"}
 TOYS_LIMITS_PLOTS = {"toy_chunk", "limits_mode", "limit_gaw", "toy_cls", "summary", "figure_scan",
                      "figure_gaw", "figure_toys", "all"}
@@ -110,8 +110,8 @@ def test_bdt_hyperparameter_change_reruns_mva_onward_only(completed_run):
 
 def test_grid_step_change_reruns_selection_only(completed_run):
     jobs = scheduled_rules(completed_run, {"selection": {"grid_step": 0.1}})
-    assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "signal_model",
-                         "signal_model_figures", "peaking_shapes", "all"} | SCAN | TOYS_LIMITS_PLOTS | DATA_PLOTS
+    assert set(jobs) == {"optimise_cuts", "merge_cuts", "select_mode", "selection_performance", "fidelity_targets",
+                         "signal_model", "signal_model_figures", "peaking_shapes", "all"} | SCAN | TOYS_LIMITS_PLOTS | DATA_PLOTS
 
 
 def test_fit_window_change_reruns_fits_but_no_generation_or_mva(completed_run):

@@ -47,12 +47,14 @@ def label(ax, text: str = "alpscan toy simulation") -> None:
     ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize="small", style="italic")
 
 
-def save(fig, path: str | Path) -> None:
-    """Save ``fig`` as PNG at ``path`` and as PDF next to it, without timestamps."""
+def save(fig, path: str | Path, bbox_inches: str | None = None) -> None:
+    """Save ``fig`` as PNG at ``path`` and as PDF next to it, without timestamps
+    (``bbox_inches="tight"`` for figures with legends outside the axes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None, "Producer": None})
+    fig.savefig(path, dpi=100, metadata={"Software": None}, bbox_inches=bbox_inches)
+    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None, "Producer": None},
+                bbox_inches=bbox_inches)
     plt.close(fig)
 
 

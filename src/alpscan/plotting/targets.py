@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
+from alpscan.plotting.style import save  # noqa: E402
+
 #: x-axis label and display factor of each target group
 GROUP_AXES = {
     "sigma_R": (r"$\sigma_R$ of $M_{\gamma\gamma}$ after the kinematic fit [MeV]", 1.0),
@@ -72,5 +74,4 @@ def plot_targets(targets: list[dict], path, before: list[float] | None = None) -
             ax.set_xlim(max(values.min() - 0.08 * span, 0.0), values.max() + 0.08 * span)
         ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, path, bbox_inches="tight")
