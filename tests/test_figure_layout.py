@@ -37,7 +37,7 @@ def _close_all():
 def render(monkeypatch, module, fn, *args):
     """Run a figure function of ``module`` that saves to a path; return the Figure it built."""
     captured = []
-    capture = lambda fig, path: captured.append(fig)  # noqa: E731
+    capture = lambda fig, path, **kwargs: captured.append(fig)  # noqa: E731
     monkeypatch.setattr(style, "save", capture)  # style.save_panels saves through it
     if hasattr(module, "save"):
         monkeypatch.setattr(module, "save", capture)
